@@ -74,7 +74,9 @@ def parse_catalogue(text: str, source: str = "<string>") -> Catalogue:
     for r in regions:
         unknown = [n for n in r.neighbours if n not in codes or n == r.code]
         if unknown:
-            raise _fail(source, f"region {r.code!r} names neighbours {unknown} not in the catalogue")
+            raise _fail(
+                source, f"region {r.code!r} names neighbours {unknown} not in the catalogue"
+            )
     return Catalogue(tuple(regions))
 
 

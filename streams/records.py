@@ -1,4 +1,4 @@
-"""The event contract of ../shared/DESIGN.md: decoding and validation of CallEvent and DispatchEvent.
+"""The event contract of ../shared/DESIGN.md: decoding and validating CallEvent, DispatchEvent.
 
 Validation is hand-written rather than a faust.Record because it must say *why* an event is bad
 (the dead-letter `reason`), reject unknown fields (no patient identifiers can ride along), and cost
@@ -33,10 +33,10 @@ DISPATCH_FIELDS: Final = frozenset({"incident_id", "ts", "region", "source", "ca
 
 MAX_EVENT_BYTES: Final = 4096
 MAX_WAIT_SECONDS: Final = 86_400.0
-# Events outside these instants are rejected: 1970 and 2100 timestamps are clock faults, not history.
+# Events outside these instants are rejected: 1970 or 2100 timestamps are clock faults, not history.
 MIN_TS_S: Final = datetime.fromisoformat("2010-01-01T00:00:00+00:00").timestamp()
 MAX_TS_S: Final = datetime.fromisoformat("2100-01-01T00:00:00+00:00").timestamp()
-# Identifiers are opaque operational ids: short, no spaces, nothing that reads like a name or address.
+# Identifiers are opaque operational ids: short, no spaces, nothing like a name or an address.
 _ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
 
@@ -191,7 +191,9 @@ def parse_ts(value: object) -> float:
     return ts_s
 
 
-def _check_fields(doc: dict[str, object], allowed: frozenset[str], required: tuple[str, ...]) -> None:
+def _check_fields(
+    doc: dict[str, object], allowed: frozenset[str], required: tuple[str, ...]
+) -> None:
     unknown = doc.keys() - allowed
     if unknown:
         names = sorted(str(k)[:40] for k in unknown)[:5]
@@ -239,4 +241,3 @@ def _number(value: object, name: str) -> float:
 
 def _kind(value: object) -> str:
     return type(value).__name__
-

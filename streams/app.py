@@ -1,0 +1,38 @@
+"""The Faust application factory: settings in, an app with its topics and agents out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from streams import answer_rates
+from streams.catalogue import Catalogue, load_catalogue
+from streams.config import Settings
+from streams.metrics import Metrics
+from streams.topics import faust_topics
+
+
+def create_app(
+    settings: Settings, registry: CollectorRegistry, catalogue: Catalogue | None = None
+) -> faust.App:
+    catalogue = catalogue or load_catalogue(
+        Path(settings.catalogue) if settings.catalogue else None
+    )
+    app = faust.App(
+        settings.app_id,
+        broker=settings.kafka_broker,
+        store="memory://",
+        # The worker's only HTTP endpoint is /metrics (prometheus-client); Faust's web stays off.
+        web_enabled=False,
+        topic_replication_factor=1,
+        topic_partitions=8,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_seconds / 10),
+    )
+    topics = faust_topics(app, settings)
+    metrics = Metrics.create(registry, catalogue, (settings.topic_calls, settings.topic_dispatches))
+    answer_rates.register(app, topics, metrics, catalogue)
+    return app

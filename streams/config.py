@@ -1,0 +1,123 @@
+"""Settings from `SURGE_*` environment variables, validated at start-up.
+
+Every setting has a default that runs the local stack on loopback. A typo in a variable name is an
+error, not a silently ignored default: an operator who sets SURGE_KAFKA_BROKERS instead of
+SURGE_KAFKA_BROKER must hear about it before the worker starts counting against the wrong broker.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from streams.errors import ConfigError
+
+PREFIX = "SURGE_"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """All configuration; field `x` is read from `SURGE_X`."""
+
+    # Kafka
+    kafka_broker: str = "kafka://127.0.0.1:9092"
+    app_id: str = "surge-monitor"
+    topic_calls: str = "nhs111.call-events"
+    topic_dispatches: str = "ambulance.dispatches"
+    topic_alerts: str = "surge.alerts"
+    topic_overflow: str = "surge.overflow"
+    topic_dead_letter: str = "surge.dead-letter"
+    session_timeout_seconds: float = 30.0
+    # Worker
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9108
+    catalogue: str = ""
+    log_level: str = "info"
+    log_format: str = "auto"
+    # Local stack
+    state_dir: str = ".surge"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9097
+    prometheus_port: int = 9090
+    alertmanager_port: int = 9093
+    alert_sink_port: int = 9095
+    scrape_interval_seconds: float = 5.0
+    workers: int = 1
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """host:port list for kafka-python and aiokafka (Faust's URL without its scheme)."""
+        return ",".join(urlsplit(u).netloc or u for u in self.kafka_broker.split(";"))
+
+    def worker_metrics_ports(self) -> list[int]:
+        return [self.metrics_port + i for i in range(self.workers)]
+
+
+_PORTS = ("metrics_port", "kafka_port", "kafka_controller_port", "prometheus_port")
+_PORTS_MORE = ("alertmanager_port", "alert_sink_port")
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment (default: os.environ), then `overrides`, then validation."""
+    env = os.environ if environ is None else environ
+    known = {f.name: f for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, raw in env.items():
+        if not key.startswith(PREFIX):
+            continue
+        name = key[len(PREFIX) :].lower()
+        if name not in known:
+            raise ConfigError(
+                f"unknown setting {key}; known settings: "
+                + ", ".join(PREFIX + n.upper() for n in sorted(known))
+            )
+        values[name] = _convert(key, raw, type(getattr(Settings(), name)))
+    values.update(overrides)
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _convert(key: str, raw: str, kind: Callable[[str], Any]) -> Any:
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r} is not a valid {kind.__name__}") from None
+
+
+def _validate(s: Settings) -> None:
+    for url in s.kafka_broker.split(";"):
+        parts = urlsplit(url)
+        if parts.scheme != "kafka" or not parts.hostname or not parts.port:
+            raise ConfigError(
+                f"SURGE_KAFKA_BROKER={s.kafka_broker!r}: each broker must look like "
+                "kafka://host:port (several separated by ';')"
+            )
+    for name in (*_PORTS, *_PORTS_MORE):
+        port = getattr(s, name)
+        if not 1 <= port <= 65535:
+            raise ConfigError(f"SURGE_{name.upper()}={port} is not a TCP port (1-65535)")
+    if s.log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError(f"SURGE_LOG_LEVEL={s.log_level!r}: use debug, info, warning or error")
+    if s.log_format not in ("auto", "json", "console"):
+        raise ConfigError(f"SURGE_LOG_FORMAT={s.log_format!r}: use auto, json or console")
+    if s.session_timeout_seconds < 6:
+        raise ConfigError("SURGE_SESSION_TIMEOUT_SECONDS must be at least 6 (Kafka's minimum)")
+    if s.scrape_interval_seconds <= 0:
+        raise ConfigError("SURGE_SCRAPE_INTERVAL_SECONDS must be > 0")
+    if not 1 <= s.workers <= 16:
+        raise ConfigError(f"SURGE_WORKERS={s.workers}: use 1 to 16 workers")
+    if s.catalogue and not Path(s.catalogue).is_file():
+        raise ConfigError(f"SURGE_CATALOGUE={s.catalogue!r} is not a file")
+    topics = [s.topic_calls, s.topic_dispatches, s.topic_alerts, s.topic_overflow]
+    if len({*topics, s.topic_dead_letter}) != 5:
+        raise ConfigError("SURGE_TOPIC_* names must all differ")
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as `SURGE_*` variables, to hand the same configuration to child processes."""
+    return {PREFIX + f.name.upper(): str(getattr(settings, f.name)) for f in fields(Settings)}

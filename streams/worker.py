@@ -1,0 +1,31 @@
+"""Run one Faust worker with its /metrics endpoint, on loopback unless configured otherwise."""
+
+from __future__ import annotations
+
+import structlog
+from faust.worker import Worker
+from prometheus_client import REGISTRY, start_http_server
+
+from streams.app import create_app
+from streams.config import Settings
+from streams.errors import ConfigError
+
+log = structlog.get_logger(__name__)
+
+
+def run_worker(settings: Settings) -> None:
+    try:
+        start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=REGISTRY)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot serve /metrics on {settings.metrics_host}:{settings.metrics_port} "
+            f"({exc.strerror}); stop what uses the port or set SURGE_METRICS_PORT"
+        ) from exc
+    app = create_app(settings, REGISTRY)
+    log.info(
+        "worker_starting",
+        app_id=settings.app_id,
+        broker=settings.kafka_broker,
+        metrics=f"http://{settings.metrics_host}:{settings.metrics_port}/metrics",
+    )
+    Worker(app, loglevel=settings.log_level, loop=None).execute_from_commandline()

@@ -1,0 +1,79 @@
+"""Fixtures: the real services on loopback (Kafka, Prometheus, Alertmanager, alert sink).
+
+Every port is picked free at start, so a developer's running `make demo` does not collide with the
+suite. Tests that need workers start them with `stack.start_worker` and stop them themselves.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from streams import stack
+from streams.config import Settings, load_settings
+from streams.logs import configure_logging
+from tests.harness import free_port, free_port_range
+
+configure_logging("info", "console")
+
+
+@pytest.fixture(scope="session")
+def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    state = tmp_path_factory.mktemp("surge-stack")
+    kafka_port = free_port()
+    return load_settings(
+        {},
+        state_dir=str(state),
+        kafka_broker=f"kafka://127.0.0.1:{kafka_port}",
+        kafka_port=kafka_port,
+        kafka_controller_port=free_port(),
+        prometheus_port=free_port(),
+        alertmanager_port=free_port(),
+        alert_sink_port=free_port(),
+        metrics_port=free_port_range(4),
+        workers=4,
+        scrape_interval_seconds=1.0,
+        session_timeout_seconds=10.0,
+    )
+
+
+@pytest.fixture(scope="session")
+def services(base_settings: Settings) -> Iterator[Settings]:
+    """Kafka, Alertmanager, the alert sink and Prometheus, started once and stopped at the end."""
+    stack.up(base_settings, with_workers=False)
+    try:
+        yield base_settings
+    finally:
+        stack.down(base_settings)
+
+
+@pytest.fixture
+def isolated(services: Settings) -> Iterator[Settings]:
+    """This test's own app id and topics on the shared broker; its workers stopped after."""
+    tag = uuid.uuid4().hex[:8]
+    s = replace(
+        services,
+        app_id=f"surge-test-{tag}",
+        topic_calls=f"calls-{tag}",
+        topic_dispatches=f"dispatches-{tag}",
+        topic_alerts=f"alerts-{tag}",
+        topic_overflow=f"overflow-{tag}",
+        topic_dead_letter=f"dead-letter-{tag}",
+    )
+    stack.create_topics(s)
+    paths = stack.stack_paths(s)
+    try:
+        yield s
+    finally:
+        for pid_file in sorted(paths.pids.glob("worker-*.pid")):
+            stack.stop_service(paths, pid_file.stem)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).parent.name == "integration":
+            item.add_marker(pytest.mark.integration)

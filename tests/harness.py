@@ -1,0 +1,97 @@
+"""Harness helpers: free loopback ports, Prometheus queries, Kafka reads, deadline polling."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from kafka import KafkaConsumer, TopicPartition
+
+from streams.config import Settings
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def free_port_range(count: int) -> int:
+    """A base port with `count` consecutive free ports after it (workers' /metrics)."""
+    for _ in range(200):
+        base = free_port()
+        if base + count > 65535:
+            continue
+        ok = True
+        for p in range(base, base + count):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free port range on 127.0.0.1")
+
+
+def poll(
+    fn: Callable[[], T], done: Callable[[T], bool], timeout_s: float, interval_s: float = 0.5
+) -> T:
+    """Call `fn` until `done(result)` or the deadline; returns the last result either way."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = fn()
+        if done(result) or time.monotonic() >= deadline:
+            return result
+        time.sleep(interval_s)
+
+
+def prom_query(settings: Settings, expr: str) -> list[dict[str, Any]]:
+    """An instant query through Prometheus' HTTP API."""
+    url = f"http://127.0.0.1:{settings.prometheus_port}/api/v1/query?" + urllib.parse.urlencode(
+        {"query": expr}
+    )
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        doc = json.loads(resp.read())
+    assert doc["status"] == "success", doc
+    result: list[dict[str, Any]] = doc["data"]["result"]
+    return result
+
+
+def prom_vector(settings: Settings, expr: str, *labels: str) -> dict[tuple[str, ...], float]:
+    """An instant vector as {label values: value}; empty when Prometheus is unreachable."""
+    try:
+        rows = prom_query(settings, expr)
+    except OSError:
+        return {}
+    return {tuple(r["metric"].get(k, "") for k in labels): float(r["value"][1]) for r in rows}
+
+
+def read_topic(settings: Settings, topic: str, expected: int, timeout_s: float) -> list[Any]:
+    """Read a topic from the beginning until `expected` messages arrived or the deadline passed."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_auto_commit=False,
+        consumer_timeout_ms=1000,
+    )
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        consumer.assign([TopicPartition(topic, p) for p in parts])
+        consumer.seek_to_beginning()
+        out: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        while len(out) < expected and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                out.extend(batch)
+        return out
+    finally:
+        consumer.close()

@@ -1,0 +1,72 @@
+"""Malformed events reach the dead-letter topic with their reason; valid ones around them count."""
+
+from __future__ import annotations
+
+import orjson
+from kafka import KafkaProducer
+
+from streams import stack
+from streams.config import Settings
+from tests.harness import poll, prom_vector, read_topic
+
+VALID = {
+    "call_id": "nw00000001",
+    "event": "offered",
+    "ts": "2013-03-29T10:00:00Z",
+    "region": "north-west",
+    "provider": "nhs-direct",
+}
+
+# (payload, expected reason)
+BAD: list[tuple[bytes, str]] = [
+    (b'{"call_id": "x1", "event": "offered", ', "bad_json"),
+    (orjson.dumps({**VALID, "call_id": "x2", "nhs_number": "9434765919"}), "unknown_field"),
+    (orjson.dumps({**VALID, "call_id": "x3", "region": "atlantis"}), "unknown_region"),
+    (orjson.dumps({**VALID, "call_id": "x4", "event": "answered"}), "missing_wait"),
+    (
+        orjson.dumps({**VALID, "call_id": "x5", "event": "abandoned", "wait_seconds": -3}),
+        "negative_wait",
+    ),
+    (orjson.dumps({**VALID, "call_id": "x6", "ts": "yesterday at ten"}), "bad_timestamp"),
+]
+
+
+def test_each_malformed_event_is_dead_lettered_with_its_reason_and_valid_ones_count(
+    isolated: Settings,
+) -> None:
+    """Six kinds of bad event reach the dead-letter topic with a reason; the 60 valid ones count."""
+    s = isolated
+    producer = KafkaProducer(bootstrap_servers=s.bootstrap_servers, acks="all")
+    valid_sent = 0
+    for i, (payload, _) in enumerate(BAD):
+        for j in range(10):
+            event = {**VALID, "call_id": f"nw{i:02d}{j:06d}", "provider": "nhs-direct"}
+            producer.send(s.topic_calls, key=b"north-west", value=orjson.dumps(event))
+            valid_sent += 1
+        producer.send(s.topic_calls, key=b"north-west", value=payload)
+    producer.flush()
+    producer.close()
+
+    stack.start_worker(s, stack.stack_paths(s), 0)
+
+    dead = read_topic(s, s.topic_dead_letter, expected=len(BAD), timeout_s=90)
+    got = {bytes(m.value): dict(m.headers) for m in dead}
+    assert len(dead) == len(BAD)
+    for payload, reason in BAD:
+        assert payload in got, f"{reason} event not dead-lettered"
+        headers = got[payload]
+        assert headers["reason"] == reason.encode()
+        assert headers["detail"]
+        assert headers["source_topic"] == s.topic_calls.encode()
+
+    def counted() -> dict[tuple[str, ...], float]:
+        return prom_vector(s, f'surge_events_total{{topic="{s.topic_calls}"}}', "result")
+
+    values = poll(counted, lambda v: v.get(("ok",)) == valid_sent, timeout_s=60)
+    assert values.get(("ok",)) == valid_sent
+    assert values.get(("invalid",)) == len(BAD)
+    offered = prom_vector(s, 'surge_calls_total{region="north-west",outcome="offered"}', "provider")
+    assert offered == {("nhs-direct",): valid_sent}
+    pid = stack.read_pid(stack.stack_paths(s), "worker-0")
+    assert pid is not None and stack.status(s)  # the worker is still there after bad input
+    assert any(r.name == "worker-0" and r.running and r.healthy for r in stack.status(s))
