@@ -1,0 +1,136 @@
+"""The event contract: what is accepted, and the dead-letter reason of what is not."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.catalogue import default_catalogue
+from streams.records import (
+    CallEvent,
+    DispatchEvent,
+    InvalidEvent,
+    format_ts,
+    parse_call_event,
+    parse_dispatch_event,
+    parse_ts,
+)
+
+CAT = default_catalogue()
+BASE: dict[str, object] = {
+    "call_id": "nw00000001",
+    "event": "offered",
+    "ts": "2013-03-29T10:00:00Z",
+    "region": "north-west",
+    "provider": "nhs-direct",
+}
+
+
+def call(**changes: object) -> bytes:
+    doc = {**BASE, **changes}
+    return orjson.dumps({k: v for k, v in doc.items() if v is not ...})
+
+
+def test_valid_offered_event_parses_to_utc_epoch_seconds() -> None:
+    """An offered event with an ISO timestamp parses, its time as UTC epoch seconds."""
+    ev = parse_call_event(call(), CAT)
+    assert ev == CallEvent("nw00000001", "offered", 1364551200.0, "north-west", "nhs-direct")
+
+
+@pytest.mark.parametrize(
+    ("ts", "expected"),
+    [
+        ("2013-03-29T10:00:00Z", 1364551200.0),
+        ("2013-03-29T11:00:00+01:00", 1364551200.0),
+        ("2013-03-29T10:00:00.250+00:00", 1364551200.25),
+        (1364551200, 1364551200.0),
+        (1364551200.5, 1364551200.5),
+    ],
+)
+def test_timestamps_with_offset_or_epoch_seconds_are_accepted(ts: object, expected: float) -> None:
+    """ISO-8601 with any offset and epoch seconds give the same instant."""
+    assert parse_ts(ts) == expected
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"{not json", "bad_json"),
+        (b"[1, 2]", "not_object"),
+        (b"x" * 5000, "too_large"),
+        (call(nhs_number="9434765919"), "unknown_field"),
+        (call(patient_name="A Person"), "unknown_field"),
+        (call(region="atlantis"), "unknown_region"),
+        (call(region=7), "bad_type"),
+        (call(provider="harmoni"), "unknown_provider"),
+        (call(event="transferred"), "bad_event"),
+        (call(call_id=...), "missing_field"),
+        (call(call_id="has spaces in it"), "bad_id"),
+        (call(event="answered"), "missing_wait"),
+        (call(event="abandoned", wait_seconds=-1), "negative_wait"),
+        (call(event="answered", wait_seconds="12"), "bad_type"),
+        (call(event="answered", wait_seconds=True), "bad_type"),
+        (call(event="answered", wait_seconds=10**9), "bad_wait"),
+        (call(wait_seconds=3), "unexpected_field"),
+        (call(event="disposition"), "missing_field"),
+        (call(event="disposition", disposition="morgue"), "bad_disposition"),
+        (call(disposition="ed"), "unexpected_field"),
+        (call(ts="yesterday"), "bad_timestamp"),
+        (call(ts="2013-03-29T10:00:00"), "bad_timestamp"),
+        (call(ts="1970-01-01T00:00:00Z"), "bad_timestamp"),
+        (call(ts="2100-06-01T00:00:00Z"), "bad_timestamp"),
+        (call(ts=[2013]), "bad_timestamp"),
+        (call(ts=False), "bad_timestamp"),
+        (b'{"call_id": "a", "ts": NaN}', "bad_json"),
+        (None, "empty"),
+    ],
+)
+def test_invalid_events_are_rejected_with_a_reason(payload: bytes | None, reason: str) -> None:
+    """Each way of breaking the contract gives its own machine-readable reason."""
+    with pytest.raises(InvalidEvent) as info:
+        parse_call_event(payload, CAT)
+    assert info.value.reason == reason
+    assert info.value.detail
+
+
+def test_answered_and_disposition_events_carry_their_fields() -> None:
+    """wait_seconds and disposition are kept on the events that need them."""
+    answered = parse_call_event(call(event="answered", wait_seconds=12.5), CAT)
+    assert answered.wait_seconds == 12.5
+    disp = parse_call_event(call(event="disposition", disposition="ambulance"), CAT)
+    assert disp.disposition == "ambulance"
+
+
+def test_dispatch_event_round_trips_and_rejects_unknown_source() -> None:
+    """A dispatch parses from its JSON form and a bad source is dead-lettered."""
+    ev = DispatchEvent("inc-1", 1364551200.0, "london", "111", "C2", "ldn00000001")
+    assert parse_dispatch_event(orjson.dumps(ev.to_json()), CAT) == ev
+    bad = {**ev.to_json(), "source": "pigeon"}
+    with pytest.raises(InvalidEvent) as info:
+        parse_dispatch_event(orjson.dumps(bad), CAT)
+    assert info.value.reason == "bad_source"
+
+
+@given(
+    ms=st.integers(min_value=1_262_304_000_000, max_value=4_102_444_799_999),
+    wait=st.one_of(st.none(), st.integers(min_value=0, max_value=86_400_000)),
+)
+def test_call_event_round_trips_through_its_json_form(ms: int, wait: int | None) -> None:
+    """to_json then parse gives back the same event, to the millisecond."""
+    kind = "offered" if wait is None else "answered"
+    ev = CallEvent(
+        "sw00000042",
+        kind,
+        ms / 1000,
+        "south-west",
+        "swast",
+        wait_seconds=None if wait is None else wait / 1000,
+    )
+    assert parse_call_event(orjson.dumps(ev.to_json()), CAT) == ev
+
+
+def test_format_ts_is_iso_utc_with_milliseconds() -> None:
+    """Event times are written as ISO-8601 UTC with milliseconds."""
+    assert format_ts(1364551200.25) == "2013-03-29T10:00:00.250Z"
