@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 
 import pytest
@@ -22,14 +23,14 @@ def test_a_taken_port_is_reported_with_the_setting_to_change() -> None:
 
 def test_missing_java_is_reported_with_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """No java on PATH: the launcher says which package to install."""
-    monkeypatch.setattr(stack.shutil, "which", lambda tool: None if tool == "java" else "/x")
+    monkeypatch.setattr(shutil, "which", lambda tool: None if tool == "java" else "/x")
     with pytest.raises(StackError, match=r"java not found.*openjdk"):
         stack.require_tools()
 
 
 def test_missing_prometheus_points_at_make_setup(monkeypatch: pytest.MonkeyPatch) -> None:
     """No prometheus binary: the launcher points at `make setup`."""
-    monkeypatch.setattr(stack.shutil, "which", lambda tool: None if tool == "prometheus" else "/x")
+    monkeypatch.setattr(shutil, "which", lambda tool: None if tool == "prometheus" else "/x")
     with pytest.raises(StackError, match=r"prometheus not found.*make setup"):
         stack.require_tools()
 
