@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import socket
 import time
 import urllib.parse
@@ -17,30 +18,35 @@ from streams.config import Settings
 T = TypeVar("T")
 
 
-def free_port() -> int:
+# Ports are picked below Linux's ephemeral range (32768-60999): a port the kernel hands out for
+# outgoing connections (Kafka clients make many) could otherwise be taken between pick and use.
+_PICK_LOW, _PICK_HIGH = 20000, 32000
+_picked: set[int] = set()
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def free_port_range(count: int) -> int:
-    """A base port with `count` consecutive free ports after it (workers' /metrics)."""
-    for _ in range(200):
-        base = free_port()
-        if base + count > 65535:
-            continue
-        ok = True
-        for p in range(base, base + count):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
+    """A base port with `count` consecutive free ports, never handed out before in this run."""
+    rng = random.Random()
+    for _ in range(1000):
+        base = rng.randrange(_PICK_LOW, _PICK_HIGH - count)
+        ports = range(base, base + count)
+        if not _picked.intersection(ports) and all(_bindable(p) for p in ports):
+            _picked.update(ports)
             return base
-    raise RuntimeError("no free port range on 127.0.0.1")
+    raise RuntimeError(f"no {count} free consecutive ports in {_PICK_LOW}-{_PICK_HIGH}")
+
+
+def free_port() -> int:
+    return free_port_range(1)
 
 
 def poll(
