@@ -1,0 +1,433 @@
+"""Event-time windows for one region: 1-minute buckets, a watermark, rolling totals and KPIs.
+
+Why this exists: Faust's windowed tables expire windows by the wall clock and never see the event's
+own ``ts`` (DESIGN.md, "Faust caveat"). Here every count lands in the bucket of the minute the event
+happened in; a per-region watermark (max event time seen - grace) says which minutes are closed; and
+the state is plain data with an exact JSON round trip, so a plain Faust table and its changelog can
+hold it and a replay at any speed gives the numbers of the live day.
+
+The one exception to the house rule "state in, state out": :func:`apply` mutates the state in
+place and returns a result code. Copying a region's buckets on every event would cost more than the
+rest of the pipeline together; callers that need a snapshot take :func:`to_json`.
+
+Order independence: for events that arrive no more than ``grace_seconds`` behind the region's max,
+the final state does not depend on arrival order (duplicates are exact redeliveries; an answer may
+arrive before its offer). The one caveat is the float ``answered_wait_sum_seconds``, whose last bit
+depends on summation order unless waits are whole (or binary-fraction) seconds, as telephony sends.
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from heapq import heapify, heappop, heappush
+from typing import Any
+
+OK = "ok"
+LATE = "late"  # counted, but in a minute the watermark had already closed
+DUPLICATE = "duplicate"  # same (call_id, kind) already counted and still retained: ignored
+TOO_LATE = "too_late"  # behind retention: nothing changed; the caller dead-letters it
+
+OFFERED = "offered"
+ANSWERED = "answered"
+ABANDONED = "abandoned"
+CALLBACK_REQUESTED = "callback_requested"
+CALLBACK_MADE = "callback_made"
+DISPOSITION = "disposition"
+KINDS = frozenset({OFFERED, ANSWERED, ABANDONED, CALLBACK_REQUESTED, CALLBACK_MADE, DISPOSITION})
+_OUTCOMES = frozenset({ANSWERED, ABANDONED})
+
+STATE_VERSION = 1  # bump when the to_json layout changes, so an old changelog fails loudly
+
+
+@dataclass(frozen=True, slots=True)
+class WindowConfig:
+    """Thresholds of the windows; defaults are the DESIGN.md / NHS 111 minimum data set values."""
+
+    grace_seconds: float = 120.0  # watermark = max event time seen in the region - grace
+    retention_minutes: int = 180  # buckets kept behind the watermark (>= the longest window)
+    windows_minutes: tuple[int, ...] = (15, 60)
+    answer_target_seconds: float = 60.0  # service level: answered with wait <= target
+    abandon_threshold_seconds: float = 30.0  # abandonment: abandoned with wait > threshold
+    open_call_limit_seconds: float = 4 * 3600.0  # offered, never answered/abandoned: expires
+
+    def __post_init__(self) -> None:
+        if self.grace_seconds < 0:
+            raise ValueError(f"grace_seconds is {self.grace_seconds}; set it to 0 or more")
+        if not self.windows_minutes or min(self.windows_minutes) < 1:
+            raise ValueError(f"windows_minutes {self.windows_minutes} must be whole minutes >= 1")
+        if self.retention_minutes < max(self.windows_minutes):
+            raise ValueError(
+                f"retention_minutes {self.retention_minutes} is shorter than the longest window "
+                f"{max(self.windows_minutes)}; raise it or the window would read evicted buckets"
+            )
+        if self.open_call_limit_seconds <= 0:
+            raise ValueError("open_call_limit_seconds must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class CallObs:
+    """One validated call event, as the stream layer hands it over (validation is its job)."""
+
+    call_id: str
+    kind: str  # one of KINDS
+    ts_s: float  # event time, UTC epoch seconds
+    provider: str
+    wait_seconds: float | None = None  # on answered/abandoned
+    disposition: str | None = None  # on disposition
+
+
+@dataclass(slots=True)
+class Bucket:
+    """Counts for one (provider, minute); the minute is that of each event's own ts."""
+
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    answered_within_target: int = 0
+    abandoned_after_threshold: int = 0
+    answered_wait_sum_seconds: float = 0.0
+    callbacks_requested: int = 0
+    callbacks_made: int = 0
+    dispositions: dict[str, int] = field(default_factory=dict)
+
+
+# The integer fields of Bucket and Totals, in one place for summing and (de)serialising.
+_COUNTS = (
+    "offered",
+    "answered",
+    "abandoned",
+    "answered_within_target",
+    "abandoned_after_threshold",
+    "callbacks_requested",
+    "callbacks_made",
+)
+
+
+@dataclass(slots=True)
+class _Minute:
+    """What one minute holds, so eviction pops whole minutes instead of scanning every key."""
+
+    providers: list[str] = field(default_factory=list)  # sorted: window sums in a fixed order
+    keys: list[tuple[str, str]] = field(default_factory=list)  # its entries in `seen`
+
+
+@dataclass(slots=True)
+class RegionState:
+    """Everything one region needs. Fields after the counters are indexes derived from the others:
+    not compared, not serialised, rebuilt by :func:`from_json`."""
+
+    max_ts_s: float | None = None
+    buckets: dict[tuple[str, int], Bucket] = field(default_factory=dict)
+    open_calls: dict[str, tuple[str, float]] = field(default_factory=dict)  # id -> (provider, ts)
+    seen: dict[tuple[str, str], int] = field(default_factory=dict)  # (call_id, kind) -> minute
+    late: int = 0
+    duplicates: int = 0
+    too_late: int = 0
+    expired_calls: int = 0
+    _minutes: dict[int, _Minute] = field(default_factory=dict, compare=False, repr=False)
+    _minute_heap: list[int] = field(default_factory=list, compare=False, repr=False)
+    # (offered ts, call_id); entries of calls since closed stay until popped or compacted
+    _open_heap: list[tuple[float, str]] = field(default_factory=list, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Bucket counts summed over a window; dispositions as sorted (name, n) pairs."""
+
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    answered_within_target: int = 0
+    abandoned_after_threshold: int = 0
+    answered_wait_sum_seconds: float = 0.0
+    callbacks_requested: int = 0
+    callbacks_made: int = 0
+    dispositions: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Kpis:
+    """DESIGN.md KPIs. None means no denominator: absent, which a dashboard must not show as 0."""
+
+    answer_rate: float | None
+    service_level: float | None
+    abandon_rate: float | None
+    average_speed_of_answer_seconds: float | None
+
+
+def initial() -> RegionState:
+    return RegionState()
+
+
+def apply(state: RegionState, obs: CallObs, config: WindowConfig) -> str:
+    """Count one event into its minute's bucket IN PLACE; return OK, LATE, DUPLICATE or TOO_LATE.
+
+    Raises ValueError, before changing anything, for an unknown kind or a missing wait/disposition.
+    """
+    wait, label = _checked(obs)
+    key = (obs.call_id, obs.kind)
+    if key in state.seen:
+        state.duplicates += 1
+        return DUPLICATE
+    ts = obs.ts_s
+    minute = int(ts // 60) * 60
+    max_ts = state.max_ts_s
+    result = OK
+    if max_ts is not None:
+        mark = max_ts - config.grace_seconds
+        if minute < int(mark // 60) * 60 - config.retention_minutes * 60:
+            state.too_late += 1
+            return TOO_LATE
+        if minute + 60 <= mark:
+            state.late += 1
+            result = LATE
+
+    state.seen[key] = minute
+    slot = state._minutes.get(minute)
+    if slot is None:
+        slot = state._minutes[minute] = _Minute()
+        heappush(state._minute_heap, minute)
+    slot.keys.append(key)
+    bucket = state.buckets.get((obs.provider, minute))
+    if bucket is None:
+        bucket = state.buckets[(obs.provider, minute)] = Bucket()
+        insort(slot.providers, obs.provider)
+    _count(state, bucket, obs, wait, label, config=config)
+    if max_ts is None or ts > max_ts:
+        state.max_ts_s = ts
+        _evict(state, config)
+    return result
+
+
+def _checked(obs: CallObs) -> tuple[float, str]:
+    """(wait, disposition) of the event, "" and 0.0 where the kind has none; raises if invalid."""
+    kind = obs.kind
+    if kind in _OUTCOMES:
+        if obs.wait_seconds is None:
+            raise ValueError(f"{kind} event for call {obs.call_id!r} has no wait_seconds")
+        return obs.wait_seconds, ""
+    if kind == DISPOSITION:
+        if obs.disposition is None:
+            raise ValueError(f"disposition event for call {obs.call_id!r} has no disposition")
+        return 0.0, obs.disposition
+    if kind not in KINDS:
+        raise ValueError(f"unknown call event kind {kind!r}; expected one of {sorted(KINDS)}")
+    return 0.0, ""
+
+
+def _count(
+    state: RegionState,
+    bucket: Bucket,
+    obs: CallObs,
+    wait: float,
+    label: str,
+    *,
+    config: WindowConfig,
+) -> None:
+    kind = obs.kind
+    if kind == OFFERED:
+        bucket.offered += 1
+        # An answer may overtake its offer; the offer must then not open the call again.
+        if (obs.call_id, ANSWERED) not in state.seen and (obs.call_id, ABANDONED) not in state.seen:
+            _open(state, obs.call_id, obs.provider, obs.ts_s, config)
+    elif kind == ANSWERED:
+        bucket.answered += 1
+        bucket.answered_wait_sum_seconds += wait
+        if wait <= config.answer_target_seconds:
+            bucket.answered_within_target += 1
+        state.open_calls.pop(obs.call_id, None)
+    elif kind == ABANDONED:
+        bucket.abandoned += 1
+        if wait > config.abandon_threshold_seconds:
+            bucket.abandoned_after_threshold += 1
+        state.open_calls.pop(obs.call_id, None)
+    elif kind == CALLBACK_REQUESTED:
+        bucket.callbacks_requested += 1
+    elif kind == CALLBACK_MADE:
+        bucket.callbacks_made += 1
+    else:
+        bucket.dispositions[label] = bucket.dispositions.get(label, 0) + 1
+
+
+def _open(state: RegionState, call_id: str, provider: str, ts: float, config: WindowConfig) -> None:
+    """Open a call, or count it expired at once if it is already older than the limit (a late
+    offer), so that the expired count is the same whichever order the events came in."""
+    max_ts = state.max_ts_s
+    if max_ts is not None and ts < max_ts - config.open_call_limit_seconds:
+        state.expired_calls += 1
+        return
+    state.open_calls[call_id] = (provider, ts)
+    heap = state._open_heap
+    heappush(heap, (ts, call_id))
+    if len(heap) > 2 * len(state.open_calls) + 64:  # mostly closed calls: compact, O(1) amortised
+        _rebuild_open_heap(state)
+
+
+def _evict(state: RegionState, config: WindowConfig) -> None:
+    """Drop minutes behind retention and expire open calls; each heap top check is O(1)."""
+    max_ts = state.max_ts_s
+    if max_ts is None:
+        return
+    cutoff = int((max_ts - config.grace_seconds) // 60) * 60 - config.retention_minutes * 60
+    heap = state._minute_heap
+    while heap and heap[0] < cutoff:
+        minute = heappop(heap)
+        slot = state._minutes.pop(minute)
+        for provider in slot.providers:
+            del state.buckets[(provider, minute)]
+        for key in slot.keys:
+            del state.seen[key]
+    expire_before = max_ts - config.open_call_limit_seconds
+    open_heap = state._open_heap
+    while open_heap and open_heap[0][0] < expire_before:
+        ts, call_id = heappop(open_heap)
+        entry = state.open_calls.get(call_id)
+        if entry is not None and entry[1] == ts:
+            del state.open_calls[call_id]
+            state.expired_calls += 1
+
+
+def _rebuild_open_heap(state: RegionState) -> None:
+    state._open_heap = [(ts, call_id) for call_id, (_, ts) in state.open_calls.items()]
+    heapify(state._open_heap)
+
+
+def _reindex(state: RegionState) -> None:
+    """Rebuild the derived indexes from the serialised fields (after from_json)."""
+    minutes: dict[int, _Minute] = {}
+    for provider, minute in sorted(state.buckets):
+        minutes.setdefault(minute, _Minute()).providers.append(provider)
+    for key, minute in state.seen.items():
+        minutes.setdefault(minute, _Minute()).keys.append(key)
+    state._minutes = minutes
+    state._minute_heap = sorted(minutes)
+    _rebuild_open_heap(state)
+
+
+def watermark(state: RegionState, config: WindowConfig) -> float | None:
+    return None if state.max_ts_s is None else state.max_ts_s - config.grace_seconds
+
+
+def closed_minute(state: RegionState, config: WindowConfig) -> int | None:
+    """Start of the last minute whose end <= the watermark: the newest minute safe to report."""
+    mark = watermark(state, config)
+    return None if mark is None else int(mark // 60) * 60 - 60
+
+
+def window_totals(
+    state: RegionState, provider: str | None, end_minute: int, minutes: int
+) -> Totals:
+    """Sum the buckets of the `minutes` minutes ending with (and including) `end_minute`.
+
+    provider None sums every provider of the region. Providers are added in sorted order so the
+    float wait sum is the same for equal states.
+    """
+    if end_minute % 60 or minutes < 1:
+        raise ValueError(
+            f"end_minute {end_minute} must be a minute start and minutes {minutes} >= 1"
+        )
+    counts = dict.fromkeys(_COUNTS, 0)
+    wait_sum = 0.0
+    dispositions: dict[str, int] = {}
+    for minute in range(end_minute - (minutes - 1) * 60, end_minute + 1, 60):
+        slot = state._minutes.get(minute)
+        for name in slot.providers if slot is not None else ():
+            if provider is None or name == provider:
+                b = state.buckets[(name, minute)]
+                for count in _COUNTS:
+                    counts[count] += getattr(b, count)
+                wait_sum += b.answered_wait_sum_seconds
+                for label, n in b.dispositions.items():
+                    dispositions[label] = dispositions.get(label, 0) + n
+    return Totals(
+        **counts,
+        answered_wait_sum_seconds=wait_sum,
+        dispositions=tuple(sorted(dispositions.items())),
+    )
+
+
+def _ratio(num: float, den: int) -> float | None:
+    return None if den == 0 else num / den
+
+
+def kpis(t: Totals) -> Kpis:
+    """Ratios are not clamped: an answer rate over 1 means the window answered a backlog."""
+    return Kpis(
+        answer_rate=_ratio(t.answered, t.offered),
+        service_level=_ratio(t.answered_within_target, t.answered),
+        abandon_rate=_ratio(t.abandoned_after_threshold, t.offered),
+        average_speed_of_answer_seconds=_ratio(t.answered_wait_sum_seconds, t.answered),
+    )
+
+
+def calls_waiting(state: RegionState, provider: str | None = None) -> int:
+    if provider is None:
+        return len(state.open_calls)
+    return sum(1 for name, _ in state.open_calls.values() if name == provider)
+
+
+def longest_wait_seconds(state: RegionState) -> float | None:
+    """Age of the oldest open call at the region's max event time (event time, not the clock)."""
+    if not state.open_calls or state.max_ts_s is None:
+        return None
+    return state.max_ts_s - min(ts for _, ts in state.open_calls.values())
+
+
+def providers(state: RegionState) -> set[str]:
+    return {name for name, _ in state.buckets}
+
+
+def to_json(state: RegionState) -> dict[str, Any]:
+    """A JSON-able snapshot, sorted so equal states give equal documents (and changelog bytes)."""
+    buckets = []
+    for provider, minute in sorted(state.buckets):
+        b = state.buckets[(provider, minute)]
+        doc: dict[str, Any] = {"provider": provider, "minute": minute}
+        doc.update((name, getattr(b, name)) for name in _COUNTS)
+        doc["answered_wait_sum_seconds"] = b.answered_wait_sum_seconds
+        doc["dispositions"] = dict(sorted(b.dispositions.items()))
+        buckets.append(doc)
+    return {
+        "version": STATE_VERSION,
+        "max_ts_s": state.max_ts_s,
+        "buckets": buckets,
+        "open_calls": [[cid, *state.open_calls[cid]] for cid in sorted(state.open_calls)],
+        "seen": [[cid, kind, state.seen[(cid, kind)]] for cid, kind in sorted(state.seen)],
+        "late": state.late,
+        "duplicates": state.duplicates,
+        "too_late": state.too_late,
+        "expired_calls": state.expired_calls,
+    }
+
+
+def from_json(doc: Mapping[str, Any]) -> RegionState:
+    """Restore a :func:`to_json` snapshot exactly, rebuilding the derived indexes."""
+    version = doc.get("version")
+    if version != STATE_VERSION:
+        raise ValueError(
+            f"region state has version {version!r}, this code reads {STATE_VERSION}; "
+            "rebuild the table by replaying the call-events topic"
+        )
+    buckets: dict[tuple[str, int], Bucket] = {}
+    for d in doc["buckets"]:
+        bucket = Bucket()
+        for name in _COUNTS:
+            setattr(bucket, name, int(d[name]))
+        bucket.answered_wait_sum_seconds = float(d["answered_wait_sum_seconds"])
+        bucket.dispositions = {str(k): int(n) for k, n in d["dispositions"].items()}
+        buckets[(str(d["provider"]), int(d["minute"]))] = bucket
+    max_ts = doc["max_ts_s"]
+    state = RegionState(
+        max_ts_s=None if max_ts is None else float(max_ts),
+        buckets=buckets,
+        open_calls={str(c): (str(p), float(ts)) for c, p, ts in doc["open_calls"]},
+        seen={(str(c), str(k)): int(m) for c, k, m in doc["seen"]},
+        late=int(doc["late"]),
+        duplicates=int(doc["duplicates"]),
+        too_late=int(doc["too_late"]),
+        expired_calls=int(doc["expired_calls"]),
+    )
+    _reindex(state)
+    return state
