@@ -18,7 +18,7 @@ depends on summation order unless waits are whole (or binary-fraction) seconds, 
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left, insort
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from heapq import heapify, heappop, heappush
@@ -38,7 +38,7 @@ DISPOSITION = "disposition"
 KINDS = frozenset({OFFERED, ANSWERED, ABANDONED, CALLBACK_REQUESTED, CALLBACK_MADE, DISPOSITION})
 _OUTCOMES = frozenset({ANSWERED, ABANDONED})
 
-STATE_VERSION = 1  # bump when the to_json layout changes, so an old changelog fails loudly
+STATE_VERSION = 2  # bump when the to_json layout changes, so an old changelog fails loudly
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +46,16 @@ class WindowConfig:
     """Thresholds of the windows; defaults are the DESIGN.md / NHS 111 minimum data set values."""
 
     grace_seconds: float = 120.0  # watermark = max event time seen in the region - grace
-    retention_minutes: int = 180  # buckets kept behind the watermark (>= the longest window)
+    retention_minutes: int = 90  # buckets kept behind the watermark (>= the longest window)
+    # (call_id, kind) pairs remembered to drop redeliveries; shorter than retention because the
+    # whole region state is checkpointed and a smaller snapshot is cheaper to write.
+    dedup_minutes: int = 30
     windows_minutes: tuple[int, ...] = (15, 60)
     answer_target_seconds: float = 60.0  # service level: answered with wait <= target
     abandon_threshold_seconds: float = 30.0  # abandonment: abandoned with wait > threshold
     open_call_limit_seconds: float = 4 * 3600.0  # offered, never answered/abandoned: expires
+    # Upper bounds of the answered-wait histogram (Prometheus `le`), around the 60 s target.
+    wait_buckets_seconds: tuple[float, ...] = (10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 
     def __post_init__(self) -> None:
         if self.grace_seconds < 0:
@@ -64,6 +69,13 @@ class WindowConfig:
             )
         if self.open_call_limit_seconds <= 0:
             raise ValueError("open_call_limit_seconds must be positive")
+        if not self.grace_seconds / 60 < self.dedup_minutes <= self.retention_minutes:
+            raise ValueError(
+                f"dedup_minutes {self.dedup_minutes} must exceed the grace "
+                f"({self.grace_seconds:g} s) and be at most retention_minutes"
+            )
+        if list(self.wait_buckets_seconds) != sorted(set(self.wait_buckets_seconds)):
+            raise ValueError("wait_buckets_seconds must be strictly increasing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +138,15 @@ class RegionState:
     duplicates: int = 0
     too_late: int = 0
     expired_calls: int = 0
+    # Counts since the region's first event, never evicted: the exact `_total` counters.
+    # Keys (provider, name); names are the Bucket count fields and "disposition:<kind>".
+    cumulative: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Answered waits per histogram bucket (not cumulative; last = above the top bound) and sum.
+    wait_counts: list[int] = field(default_factory=list)
+    wait_sum_seconds: float = 0.0
     _minutes: dict[int, _Minute] = field(default_factory=dict, compare=False, repr=False)
     _minute_heap: list[int] = field(default_factory=list, compare=False, repr=False)
+    _seen_heap: list[int] = field(default_factory=list, compare=False, repr=False)
     # (offered ts, call_id); entries of calls since closed stay until popped or compacted
     _open_heap: list[tuple[float, str]] = field(default_factory=list, compare=False, repr=False)
 
@@ -189,6 +208,8 @@ def apply(state: RegionState, obs: CallObs, config: WindowConfig) -> str:
     if slot is None:
         slot = state._minutes[minute] = _Minute()
         heappush(state._minute_heap, minute)
+    if not slot.keys:  # new, or its keys were forgotten by the dedup cutoff: track them again
+        heappush(state._seen_heap, minute)
     slot.keys.append(key)
     bucket = state.buckets.get((obs.provider, minute))
     if bucket is None:
@@ -227,6 +248,7 @@ def _count(
     config: WindowConfig,
 ) -> None:
     kind = obs.kind
+    _add_cumulative(state, obs.provider, kind if kind != DISPOSITION else "disposition:" + label)
     if kind == OFFERED:
         bucket.offered += 1
         # An answer may overtake its offer; the offer must then not open the call again.
@@ -237,11 +259,14 @@ def _count(
         bucket.answered_wait_sum_seconds += wait
         if wait <= config.answer_target_seconds:
             bucket.answered_within_target += 1
+            _add_cumulative(state, obs.provider, "answered_within_target")
+        _observe_wait(state, wait, config)
         state.open_calls.pop(obs.call_id, None)
     elif kind == ABANDONED:
         bucket.abandoned += 1
         if wait > config.abandon_threshold_seconds:
             bucket.abandoned_after_threshold += 1
+            _add_cumulative(state, obs.provider, "abandoned_after_threshold")
         state.open_calls.pop(obs.call_id, None)
     elif kind == CALLBACK_REQUESTED:
         bucket.callbacks_requested += 1
@@ -249,6 +274,20 @@ def _count(
         bucket.callbacks_made += 1
     else:
         bucket.dispositions[label] = bucket.dispositions.get(label, 0) + 1
+
+
+def _add_cumulative(state: RegionState, provider: str, name: str) -> None:
+    key = (provider, name)
+    state.cumulative[key] = state.cumulative.get(key, 0) + 1
+
+
+def _observe_wait(state: RegionState, wait: float, config: WindowConfig) -> None:
+    counts = state.wait_counts
+    bounds = config.wait_buckets_seconds
+    if len(counts) != len(bounds) + 1:
+        counts.extend([0] * (len(bounds) + 1 - len(counts)))
+    counts[bisect_left(bounds, wait)] += 1
+    state.wait_sum_seconds += wait
 
 
 def _open(state: RegionState, call_id: str, provider: str, ts: float, config: WindowConfig) -> None:
@@ -270,7 +309,8 @@ def _evict(state: RegionState, config: WindowConfig) -> None:
     max_ts = state.max_ts_s
     if max_ts is None:
         return
-    cutoff = int((max_ts - config.grace_seconds) // 60) * 60 - config.retention_minutes * 60
+    mark_minute = int((max_ts - config.grace_seconds) // 60) * 60
+    cutoff = mark_minute - config.retention_minutes * 60
     heap = state._minute_heap
     while heap and heap[0] < cutoff:
         minute = heappop(heap)
@@ -278,7 +318,15 @@ def _evict(state: RegionState, config: WindowConfig) -> None:
         for provider in slot.providers:
             del state.buckets[(provider, minute)]
         for key in slot.keys:
-            del state.seen[key]
+            state.seen.pop(key, None)
+    seen_cutoff = mark_minute - config.dedup_minutes * 60
+    seen_heap = state._seen_heap
+    while seen_heap and seen_heap[0] < seen_cutoff:
+        kept = state._minutes.get(heappop(seen_heap))
+        if kept is not None:
+            for key in kept.keys:
+                state.seen.pop(key, None)
+            kept.keys = []
     expire_before = max_ts - config.open_call_limit_seconds
     open_heap = state._open_heap
     while open_heap and open_heap[0][0] < expire_before:
@@ -303,6 +351,7 @@ def _reindex(state: RegionState) -> None:
         minutes.setdefault(minute, _Minute()).keys.append(key)
     state._minutes = minutes
     state._minute_heap = sorted(minutes)
+    state._seen_heap = sorted({m for m, slot in minutes.items() if slot.keys})
     _rebuild_open_heap(state)
 
 
@@ -399,6 +448,11 @@ def to_json(state: RegionState) -> dict[str, Any]:
         "duplicates": state.duplicates,
         "too_late": state.too_late,
         "expired_calls": state.expired_calls,
+        "cumulative": [
+            [p, name, state.cumulative[(p, name)]] for p, name in sorted(state.cumulative)
+        ],
+        "wait_counts": list(state.wait_counts),
+        "wait_sum_seconds": state.wait_sum_seconds,
     }
 
 
@@ -428,6 +482,9 @@ def from_json(doc: Mapping[str, Any]) -> RegionState:
         duplicates=int(doc["duplicates"]),
         too_late=int(doc["too_late"]),
         expired_calls=int(doc["expired_calls"]),
+        cumulative={(str(p), str(name)): int(n) for p, name, n in doc["cumulative"]},
+        wait_counts=[int(n) for n in doc["wait_counts"]],
+        wait_sum_seconds=float(doc["wait_sum_seconds"]),
     )
     _reindex(state)
     return state

@@ -129,8 +129,8 @@ MAX_TS = T0 + 600  # watermark T0 + 480, closed minute T0 + 420
         (-120, OK),  # T0 + 480: minute T0 + 480 is still open
         (-121, LATE),  # T0 + 479: minute T0 + 420 ends at the watermark, so it is closed
         (-400, LATE),
-        (-182 * 60, LATE),  # T0 - 10320: its minute is the cutoff T0 + 480 - 180 * 60, retained
-        (-182 * 60 - 1, TOO_LATE),  # T0 - 10321: minute T0 - 10380 is behind the cutoff
+        (-92 * 60, LATE),  # T0 - 4920: its minute is the cutoff T0 + 480 - 90 * 60, retained
+        (-92 * 60 - 1, TOO_LATE),  # T0 - 4921: minute T0 - 4980 is behind the cutoff
         (-4 * 3600, TOO_LATE),
     ],
 )
