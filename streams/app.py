@@ -33,6 +33,6 @@ def create_app(
         broker_heartbeat_interval=max(1.0, settings.session_timeout_seconds / 10),
     )
     topics = faust_topics(app, settings)
-    metrics = Metrics.create(registry, catalogue, (settings.topic_calls, settings.topic_dispatches))
-    answer_rates.register(app, topics, metrics, catalogue)
+    metrics = Metrics(registry, (settings.topic_calls, settings.topic_dispatches))
+    answer_rates.register(app, topics, metrics, catalogue, settings)
     return app

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from detectors.windows import WindowConfig
 from streams.errors import ConfigError
 
 PREFIX = "SURGE_"
@@ -38,6 +39,16 @@ class Settings:
     catalogue: str = ""
     log_level: str = "info"
     log_format: str = "auto"
+    # Event-time windows (DESIGN.md KPIs and Rolling windows)
+    grace_seconds: float = 120.0
+    retention_minutes: int = 90
+    dedup_minutes: int = 30
+    answer_target_seconds: float = 60.0
+    abandon_threshold_seconds: float = 30.0
+    open_call_limit_seconds: float = 14400.0
+    # Batching on the hot path: state is checkpointed once per batch, not once per event
+    batch_max_events: int = 2000
+    batch_seconds: float = 0.5
     # Local stack
     state_dir: str = ".surge"
     kafka_port: int = 9092
@@ -90,6 +101,26 @@ def _convert(key: str, raw: str, kind: Callable[[str], Any]) -> Any:
 
 
 def _validate(s: Settings) -> None:
+    _validate_connections(s)
+    if s.log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError(f"SURGE_LOG_LEVEL={s.log_level!r}: use debug, info, warning or error")
+    if s.log_format not in ("auto", "json", "console"):
+        raise ConfigError(f"SURGE_LOG_FORMAT={s.log_format!r}: use auto, json or console")
+    if s.scrape_interval_seconds <= 0:
+        raise ConfigError("SURGE_SCRAPE_INTERVAL_SECONDS must be > 0")
+    if s.batch_max_events < 1 or s.batch_seconds <= 0:
+        raise ConfigError("SURGE_BATCH_MAX_EVENTS must be >= 1 and SURGE_BATCH_SECONDS > 0")
+    try:
+        window_config(s)
+    except ValueError as exc:
+        raise ConfigError(f"window settings (SURGE_GRACE_SECONDS, ...): {exc}") from exc
+    if not 1 <= s.workers <= 16:
+        raise ConfigError(f"SURGE_WORKERS={s.workers}: use 1 to 16 workers")
+    if s.catalogue and not Path(s.catalogue).is_file():
+        raise ConfigError(f"SURGE_CATALOGUE={s.catalogue!r} is not a file")
+
+
+def _validate_connections(s: Settings) -> None:
     for url in s.kafka_broker.split(";"):
         parts = urlsplit(url)
         if parts.scheme != "kafka" or not parts.hostname or not parts.port:
@@ -101,21 +132,22 @@ def _validate(s: Settings) -> None:
         port = getattr(s, name)
         if not 1 <= port <= 65535:
             raise ConfigError(f"SURGE_{name.upper()}={port} is not a TCP port (1-65535)")
-    if s.log_level.lower() not in ("debug", "info", "warning", "error"):
-        raise ConfigError(f"SURGE_LOG_LEVEL={s.log_level!r}: use debug, info, warning or error")
-    if s.log_format not in ("auto", "json", "console"):
-        raise ConfigError(f"SURGE_LOG_FORMAT={s.log_format!r}: use auto, json or console")
     if s.session_timeout_seconds < 6:
         raise ConfigError("SURGE_SESSION_TIMEOUT_SECONDS must be at least 6 (Kafka's minimum)")
-    if s.scrape_interval_seconds <= 0:
-        raise ConfigError("SURGE_SCRAPE_INTERVAL_SECONDS must be > 0")
-    if not 1 <= s.workers <= 16:
-        raise ConfigError(f"SURGE_WORKERS={s.workers}: use 1 to 16 workers")
-    if s.catalogue and not Path(s.catalogue).is_file():
-        raise ConfigError(f"SURGE_CATALOGUE={s.catalogue!r} is not a file")
     topics = [s.topic_calls, s.topic_dispatches, s.topic_alerts, s.topic_overflow]
     if len({*topics, s.topic_dead_letter}) != 5:
         raise ConfigError("SURGE_TOPIC_* names must all differ")
+
+
+def window_config(s: Settings) -> WindowConfig:
+    return WindowConfig(
+        grace_seconds=s.grace_seconds,
+        retention_minutes=s.retention_minutes,
+        dedup_minutes=s.dedup_minutes,
+        answer_target_seconds=s.answer_target_seconds,
+        abandon_threshold_seconds=s.abandon_threshold_seconds,
+        open_call_limit_seconds=s.open_call_limit_seconds,
+    )
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -13,7 +13,7 @@ log = structlog.get_logger(__name__)
 
 
 async def dead_letter(
-    topics: Topics, metrics: Metrics, event: EventT[bytes], error: InvalidEvent
+    topics: Topics, metrics: Metrics, event: EventT[bytes], error: InvalidEvent, count: bool = True
 ) -> None:
     """Publish the original key and bytes with `reason`/`detail` headers and count it as invalid.
 
@@ -32,7 +32,8 @@ async def dead_letter(
             ("source_offset", str(msg.offset).encode()),
         ],
     )
-    metrics.count_event(msg.topic, "invalid")
+    if count:  # too-late events are counted as `late` by the agent, not as invalid
+        metrics.count_event(msg.topic, "invalid")
     log.warning(
         "event_dead_lettered",
         topic=msg.topic,

@@ -1,63 +1,211 @@
 """Every Prometheus metric of the design, named once (../shared/DESIGN.md, section Metrics).
 
-Built on a registry passed in, so tests use a fresh `CollectorRegistry()` each. Label sets known at
-start-up are pre-initialised: a region that has sent nothing yet shows 0, not a missing series, so
-`rate()` and `RegionFeedSilent` work from the first scrape. Children are cached in dicts so the hot
-path does no label lookups.
+Two kinds. Pipeline counters (`surge_events_total`, `surge_event_lag_seconds`) count what this
+process did. Business figures (calls, KPIs, waits, watermarks) are read from the regions' state at
+scrape time, through `RegionCollector`: counters there are the exact cumulative counts kept in the
+checkpointed state, so a restarted worker, or the worker a partition moved to, carries on from
+the same number instead of from 0, and a worker exports only the regions it owns (`forget` drops
+a region on revocation, so Prometheus never sees two workers' values for one region).
+
+Built on a registry passed in, so tests use a fresh `CollectorRegistry()` each.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
 
-from streams.catalogue import Catalogue
+from detectors.answer_rates import ALL_PROVIDERS, RegionView
 
-CALL_OUTCOMES = ("offered", "answered", "abandoned")
 EVENT_RESULTS = ("ok", "invalid", "late", "duplicate")
+LAG_BUCKETS_SECONDS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400)
+
+# cumulative name in the state -> (metric, label value) of the exact counters
+_CALL_OUTCOMES = {"offered": "offered", "answered": "answered", "abandoned": "abandoned"}
+_CALLBACKS = {"callback_requested": "requested", "callback_made": "made"}
 
 
-@dataclass(frozen=True, slots=True)
+class RegionCollector(Collector):
+    """Serves the latest RegionView of each owned region; views are replaced whole, never mutated,
+    so the scrape thread always reads a consistent snapshot without a lock."""
+
+    def __init__(self) -> None:
+        self._views: dict[str, RegionView] = {}
+
+    def publish(self, region: str, view: RegionView) -> None:
+        self._views = {**self._views, region: view}
+
+    def forget(self, regions: Iterable[str]) -> None:
+        drop = set(regions)
+        self._views = {r: v for r, v in self._views.items() if r not in drop}
+
+    def regions(self) -> set[str]:
+        return set(self._views)
+
+    def describe(self) -> list[Metric]:
+        return []  # label sets change with ownership; do not let register() call collect()
+
+    def collect(self) -> Iterator[Metric]:
+        views = self._views
+        yield from _counters(views)
+        yield from _gauges(views)
+        yield _wait_histogram(views)
+
+
+def _counters(views: dict[str, RegionView]) -> Iterator[Metric]:
+    calls = CounterMetricFamily(
+        "surge_calls",
+        "111 calls by outcome, counted at each event's own time; exact across restarts.",
+        labels=["region", "provider", "outcome"],
+    )
+    within = CounterMetricFamily(
+        "surge_calls_answered_within_target",
+        "Calls answered within the target wait (60 s by default).",
+        labels=["region", "provider"],
+    )
+    after = CounterMetricFamily(
+        "surge_calls_abandoned_after_threshold",
+        "Calls abandoned after the threshold wait (30 s by default).",
+        labels=["region", "provider"],
+    )
+    callbacks = CounterMetricFamily(
+        "surge_callbacks",
+        "Clinical callbacks requested and made.",
+        labels=["region", "provider", "outcome"],
+    )
+    dispositions = CounterMetricFamily(
+        "surge_dispositions",
+        "111 dispositions (triage outcomes) by kind.",
+        labels=["region", "disposition"],
+    )
+    expired = CounterMetricFamily(
+        "surge_calls_expired",
+        "Offered calls neither answered nor abandoned within the open-call limit (dropped).",
+        labels=["region"],
+    )
+    for region, view in sorted(views.items()):
+        by_disposition: dict[str, int] = {}
+        for provider, name, n in view.cumulative:
+            if name in _CALL_OUTCOMES:
+                calls.add_metric([region, provider, _CALL_OUTCOMES[name]], n)
+            elif name == "answered_within_target":
+                within.add_metric([region, provider], n)
+            elif name == "abandoned_after_threshold":
+                after.add_metric([region, provider], n)
+            elif name in _CALLBACKS:
+                callbacks.add_metric([region, provider, _CALLBACKS[name]], n)
+            elif name.startswith("disposition:"):
+                kind = name.split(":", 1)[1]
+                by_disposition[kind] = by_disposition.get(kind, 0) + n
+        for kind, n in sorted(by_disposition.items()):
+            dispositions.add_metric([region, kind], n)
+        expired.add_metric([region], view.expired_calls)
+    yield from (calls, within, after, callbacks, dispositions, expired)
+
+
+def _gauges(views: dict[str, RegionView]) -> Iterator[Metric]:
+    ratio_labels = ["region", "provider", "window"]
+    answer = GaugeMetricFamily(
+        "surge_answer_rate_ratio", "Answered / offered over the window.", labels=ratio_labels
+    )
+    service = GaugeMetricFamily(
+        "surge_service_level_ratio",
+        "Answered within target / answered over the window (standard: 0.95).",
+        labels=ratio_labels,
+    )
+    abandon = GaugeMetricFamily(
+        "surge_abandon_rate_ratio",
+        "Abandoned after threshold / offered over the window (standard: below 0.05).",
+        labels=ratio_labels,
+    )
+    waiting = GaugeMetricFamily(
+        "surge_calls_waiting",
+        "Offered calls not yet answered or abandoned (event time).",
+        labels=["region", "provider"],
+    )
+    longest = GaugeMetricFamily(
+        "surge_longest_wait_seconds",
+        "Age of the oldest waiting call at the region's latest event time; 0 when none waits.",
+        labels=["region"],
+    )
+    mark = GaugeMetricFamily(
+        "surge_watermark_seconds",
+        "Event-time watermark (max event time - grace), Unix seconds; windows close behind it.",
+        labels=["region"],
+    )
+    for region, view in sorted(views.items()):
+        for w in view.windows:
+            labels = [region, w.provider, w.window]
+            k = w.kpis
+            # A ratio without a denominator is absent, never 0 or 1 (DESIGN.md KPIs).
+            if k.answer_rate is not None:
+                answer.add_metric(labels, k.answer_rate)
+            if k.service_level is not None:
+                service.add_metric(labels, k.service_level)
+            if k.abandon_rate is not None:
+                abandon.add_metric(labels, k.abandon_rate)
+        for provider, n in view.calls_waiting:
+            waiting.add_metric([region, provider], n)
+        longest.add_metric([region], view.longest_wait_seconds or 0.0)
+        if view.watermark_s is not None:
+            mark.add_metric([region], view.watermark_s)
+    yield from (answer, service, abandon, waiting, longest, mark)
+
+
+def _wait_histogram(views: dict[str, RegionView]) -> Metric:
+    hist = HistogramMetricFamily(
+        "surge_answer_wait_seconds",
+        "Wait of answered calls, from the checkpointed state.",
+        labels=["region"],
+    )
+    for region, view in sorted(views.items()):
+        buckets = [(_le(le), float(n)) for le, n in view.wait_buckets]
+        hist.add_metric([region], buckets, sum_value=view.wait_sum_seconds)
+    return hist
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if math.isinf(bound) else f"{bound:g}"
+
+
 class Metrics:
-    calls_total: Counter
-    events_total: Counter
-    _calls: dict[tuple[str, str, str], Counter]
-    _events: dict[tuple[str, str], Counter]
+    """The registry's metrics; children are cached so the hot path does no label lookups."""
 
-    @classmethod
-    def create(
-        cls, registry: CollectorRegistry, catalogue: Catalogue, topics: tuple[str, ...]
-    ) -> Metrics:
-        calls_total = Counter(
-            "surge_calls_total",
-            "111 calls by outcome, counted at the event's own time (offered, answered, abandoned).",
-            ["region", "provider", "outcome"],
-            registry=registry,
-        )
-        events_total = Counter(
+    def __init__(self, registry: CollectorRegistry, topics: tuple[str, ...]) -> None:
+        self.events_total = Counter(
             "surge_events_total",
-            "Events read from each input topic by validation result.",
+            "Events read from each input topic by result (ok, invalid, late, duplicate).",
             ["topic", "result"],
             registry=registry,
         )
-        calls = {
-            (region, provider, outcome): calls_total.labels(region, provider, outcome)
-            for region, provider in catalogue.pairs()
-            for outcome in CALL_OUTCOMES
+        self.event_lag_seconds = Histogram(
+            "surge_event_lag_seconds",
+            "Processing time minus event time of each valid event.",
+            ["topic"],
+            buckets=LAG_BUCKETS_SECONDS,
+            registry=registry,
+        )
+        self.regions = RegionCollector()
+        registry.register(self.regions)
+        self._events = {
+            (t, r): self.events_total.labels(t, r) for t in topics for r in EVENT_RESULTS
         }
-        events = {
-            (topic, result): events_total.labels(topic, result)
-            for topic in topics
-            for result in EVENT_RESULTS
-        }
-        return cls(calls_total, events_total, calls, events)
-
-    def count_call(self, region: str, provider: str, outcome: str) -> None:
-        """Count one call outcome; events that are not outcomes (dispositions, callbacks) pass."""
-        child = self._calls.get((region, provider, outcome))
-        if child is not None:
-            child.inc()
+        self._lag = {t: self.event_lag_seconds.labels(t) for t in topics}
 
     def count_event(self, topic: str, result: str) -> None:
         self._events[(topic, result)].inc()
+
+    def observe_lag(self, topic: str, seconds: float) -> None:
+        self._lag[topic].observe(seconds)
+
+
+__all__ = ["ALL_PROVIDERS", "Metrics", "RegionCollector"]

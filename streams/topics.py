@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import faust
+from kafka.partitioner.default import murmur2
 
 from streams.config import Settings
 
@@ -52,3 +53,9 @@ def faust_topics(app: faust.App, settings: Settings) -> Topics:
         dispatches=raw(settings.topic_dispatches),
         dead_letter=raw(settings.topic_dead_letter),
     )
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as in aiokafka, kafka-python and the
+    Java client) gives a key: where a region's events, and so its state, live."""
+    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions

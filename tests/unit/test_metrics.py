@@ -1,35 +1,82 @@
-"""Metric names, labels and pre-initialisation, on a fresh registry per test."""
+"""Metric names, labels and values exported from region views, on a fresh registry per test."""
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client import CollectorRegistry
 
-from streams.catalogue import default_catalogue
+from detectors import windows
+from detectors.answer_rates import region_view
+from detectors.windows import CallObs, WindowConfig
 from streams.metrics import Metrics
+
+CONFIG = WindowConfig()
+T0 = 1364544000  # 2013-03-29 08:00 UTC
 
 
 def make() -> tuple[CollectorRegistry, Metrics]:
     registry = CollectorRegistry()
-    return registry, Metrics.create(registry, default_catalogue(), ("calls",))
+    return registry, Metrics(registry, ("calls",))
 
 
-def test_every_region_provider_outcome_starts_at_zero() -> None:
-    """A region that has sent nothing yet is a 0 series, not a missing one."""
-    registry, _ = make()
-    labels = {"region": "north-east", "provider": "neas", "outcome": "abandoned"}
-    assert registry.get_sample_value("surge_calls_total", labels) == 0.0
+def published(events: list[CallObs]) -> tuple[CollectorRegistry, Metrics]:
+    registry, metrics = make()
+    state = windows.initial()
+    for e in events:
+        windows.apply(state, e, CONFIG)
+    metrics.regions.publish("london", region_view(state, CONFIG))
+    return registry, metrics
+
+
+def test_pipeline_counters_start_at_zero_for_every_topic_and_result() -> None:
+    """surge_events_total exists at 0 for each input topic and result before any event."""
+    registry, metrics = make()
     assert (
         registry.get_sample_value("surge_events_total", {"topic": "calls", "result": "late"}) == 0
     )
-
-
-def test_counting_outcomes_and_passing_other_events() -> None:
-    """Offered, answered and abandoned count; dispositions are not call outcomes."""
-    registry, m = make()
-    m.count_call("london", "lcw", "offered")
-    m.count_call("london", "lcw", "offered")
-    m.count_call("london", "lcw", "disposition")
-    m.count_event("calls", "ok")
-    labels = {"region": "london", "provider": "lcw", "outcome": "offered"}
-    assert registry.get_sample_value("surge_calls_total", labels) == 2.0
+    metrics.count_event("calls", "ok")
     assert registry.get_sample_value("surge_events_total", {"topic": "calls", "result": "ok"}) == 1
+
+
+def test_region_counts_and_ratios_come_from_the_view() -> None:
+    """Cumulative counters and window ratios are exported with the design's names and labels."""
+    events = [
+        CallObs("a", "offered", T0, "lcw"),
+        CallObs("b", "offered", T0 + 1, "lcw"),
+        CallObs("a", "answered", T0 + 20, "lcw", wait_seconds=20.0),
+        CallObs("b", "abandoned", T0 + 50, "lcw", wait_seconds=49.0),
+        CallObs("c", "offered", T0 + 400, "care-uk"),  # moves the watermark past minute T0
+    ]
+    registry, _ = published(events)
+    get = registry.get_sample_value
+    calls = {"region": "london", "provider": "lcw"}
+    assert get("surge_calls_total", {**calls, "outcome": "offered"}) == 2
+    assert get("surge_calls_total", {**calls, "outcome": "abandoned"}) == 1
+    assert get("surge_calls_answered_within_target_total", calls) == 1
+    assert get("surge_calls_abandoned_after_threshold_total", calls) == 1
+    window = {"region": "london", "provider": "lcw", "window": "15m"}
+    assert get("surge_answer_rate_ratio", window) == pytest.approx(0.5)
+    assert get("surge_service_level_ratio", window) == 1.0
+    assert get("surge_abandon_rate_ratio", window) == pytest.approx(0.5)
+    assert get("surge_calls_waiting", {"region": "london", "provider": "all"}) == 1
+    assert get("surge_answer_wait_seconds_bucket", {"region": "london", "le": "30"}) == 1
+    assert get("surge_answer_wait_seconds_count", {"region": "london"}) == 1
+    assert get("surge_watermark_seconds", {"region": "london"}) == T0 + 400 - 120
+
+
+def test_a_ratio_without_denominator_is_absent_not_zero() -> None:
+    """Offered calls with no answers yet: answer rate 0, service level absent."""
+    events = [CallObs("a", "offered", T0, "lcw"), CallObs("z", "offered", T0 + 400, "lcw")]
+    registry, _ = published(events)
+    window = {"region": "london", "provider": "lcw", "window": "15m"}
+    assert registry.get_sample_value("surge_answer_rate_ratio", window) == 0.0
+    assert registry.get_sample_value("surge_service_level_ratio", window) is None
+
+
+def test_forgotten_regions_are_no_longer_exported() -> None:
+    """A region released on revocation disappears from this worker's /metrics."""
+    registry, metrics = published([CallObs("a", "offered", T0, "lcw")])
+    labels = {"region": "london", "provider": "lcw", "outcome": "offered"}
+    assert registry.get_sample_value("surge_calls_total", labels) == 1
+    metrics.regions.forget(["london"])
+    assert registry.get_sample_value("surge_calls_total", labels) is None

@@ -1,0 +1,100 @@
+"""What a region's answer-rate state shows: its rolling-window KPIs at the last closed minute.
+
+Pure: from a RegionState to plain values. The stream layer turns a RegionView into Prometheus
+samples; a replay turns it into rows. Both therefore show the same figures for the same state.
+Windows end at the last minute the watermark has closed, so a figure does not move once shown
+except through late events, which are counted (DESIGN.md, Rolling windows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from detectors.windows import (
+    Kpis,
+    RegionState,
+    WindowConfig,
+    calls_waiting,
+    closed_minute,
+    kpis,
+    longest_wait_seconds,
+    providers,
+    watermark,
+    window_totals,
+)
+
+ALL_PROVIDERS = "all"  # the `provider` label of region-wide figures
+
+
+@dataclass(frozen=True, slots=True)
+class WindowKpis:
+    provider: str  # a provider id or ALL_PROVIDERS
+    window: str  # "15m", "60m"
+    end_minute: int  # start of the last minute in the window (epoch seconds)
+    offered: int
+    answered: int
+    kpis: Kpis
+
+
+@dataclass(frozen=True, slots=True)
+class RegionView:
+    watermark_s: float | None
+    windows: tuple[WindowKpis, ...]
+    calls_waiting: tuple[tuple[str, int], ...]  # (provider or ALL_PROVIDERS, n)
+    longest_wait_seconds: float | None
+    cumulative: tuple[tuple[str, str, int], ...]  # (provider, name, n), sorted
+    wait_buckets: tuple[tuple[float, int], ...]  # (le, cumulative count), last le = +inf
+    wait_sum_seconds: float
+    late: int
+    duplicates: int
+    too_late: int
+    expired_calls: int
+
+
+def window_label(minutes: int) -> str:
+    return f"{minutes}m"
+
+
+def region_view(state: RegionState, config: WindowConfig) -> RegionView:
+    end = closed_minute(state, config)
+    names = sorted(providers(state) | {p for p, _ in state.open_calls.values()})
+    windows: list[WindowKpis] = []
+    if end is not None:
+        for minutes in config.windows_minutes:
+            for provider in [*names, None]:
+                totals = window_totals(state, provider, end, minutes)
+                windows.append(
+                    WindowKpis(
+                        provider=provider or ALL_PROVIDERS,
+                        window=window_label(minutes),
+                        end_minute=end,
+                        offered=totals.offered,
+                        answered=totals.answered,
+                        kpis=kpis(totals),
+                    )
+                )
+    waiting = [(p, calls_waiting(state, p)) for p in names]
+    waiting.append((ALL_PROVIDERS, calls_waiting(state)))
+    return RegionView(
+        watermark_s=watermark(state, config),
+        windows=tuple(windows),
+        calls_waiting=tuple(waiting),
+        longest_wait_seconds=longest_wait_seconds(state),
+        cumulative=tuple((p, n, c) for (p, n), c in sorted(state.cumulative.items())),
+        wait_buckets=_cumulative_buckets(state, config),
+        wait_sum_seconds=state.wait_sum_seconds,
+        late=state.late,
+        duplicates=state.duplicates,
+        too_late=state.too_late,
+        expired_calls=state.expired_calls,
+    )
+
+
+def _cumulative_buckets(state: RegionState, config: WindowConfig) -> tuple[tuple[float, int], ...]:
+    counts = state.wait_counts or [0] * (len(config.wait_buckets_seconds) + 1)
+    out: list[tuple[float, int]] = []
+    running = 0
+    for le, n in zip([*config.wait_buckets_seconds, float("inf")], counts, strict=True):
+        running += n
+        out.append((float(le), running))
+    return tuple(out)
