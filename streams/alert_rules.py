@@ -152,6 +152,12 @@ def _words(seconds: float) -> str:
     raise AssertionError("unreachable: every integer is a whole number of seconds")
 
 
+def _last(seconds: float) -> str:
+    """A period for a sentence: 86400 -> "the last day", 300 -> "the last 5 minutes"."""
+    words = _words(seconds)
+    return f"the last {words[2:] if words.startswith('1 ') else words}"
+
+
 def _num(x: float) -> str:
     return f"{x:g}"
 
@@ -314,7 +320,7 @@ or
             f"{_words(t.feed_silent_seconds + t.feed_silent_for_seconds)} at an hour that had at "
             f"least {t.feed_busy_offered_per_hour} calls yesterday, or for "
             f"{_words(t.feed_silent_quiet_seconds + t.feed_silent_for_seconds)} in a region that "
-            f"sent calls in the last {_words(t.feed_live_lookback_seconds)}. Its figures are "
+            f"sent calls in {_last(t.feed_live_lookback_seconds)}. Its figures are "
             "frozen and its other alerts cannot fire: the telephony feed, the pipeline or the "
             "service itself is down."
         ),
@@ -337,8 +343,8 @@ time() - max(surge_watermark_seconds) < {t.live_watermark_max_age_seconds}""",
         for_=duration(t.lag_for_seconds),
         summary=f"Events reach the monitor {{{{ $value | humanizeDuration }}}} late (p{quantile})",
         description=(
-            f"The {quantile}th percentile of processing time - event time over the last "
-            f"{_words(t.rate_window_seconds)} is {{{{ $value | humanizeDuration }}}}, more than "
+            f"The {quantile}th percentile of processing time - event time over "
+            f"{_last(t.rate_window_seconds)} is {{{{ $value | humanizeDuration }}}}, more than "
             f"{_words(threshold)} for {_words(t.lag_for_seconds)}, while the newest watermark is "
             f"less than {_words(t.live_watermark_max_age_seconds)} old (live data, not a replay "
             "of history). Every KPI, dashboard and alert is that late."

@@ -1,12 +1,16 @@
 """A webhook receiver for Alertmanager on loopback: what the on-call pager would have received.
 
-Alertmanager POSTs each notification here; the sink appends it to a JSON-lines file and serves the
-list at GET /alerts, so the demo can show and the tests can assert what reached the on-call side.
+Alertmanager POSTs each notification here, to /alerts or to /alerts/<receiver path> (each receiver
+of deploy/alertmanager/alertmanager.yml has its own: /alerts/north-west, /alerts/national, ...).
+The sink adds that path to the notification as `path` ("" for /alerts), appends it to a JSON-lines
+file and serves the list at GET /alerts, so the demo can show and the tests can assert what reached
+which on-call receiver.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,10 +20,11 @@ import structlog
 log = structlog.get_logger(__name__)
 
 MAX_BODY_BYTES = 1 << 20
+_POST_PATH = re.compile(r"/alerts(?:/(?P<path>[a-z0-9][a-z0-9-]*))?")
 
 
 def make_server(host: str, port: int, out: Path) -> ThreadingHTTPServer:
-    received: list[object] = []
+    received: list[dict[str, object]] = []
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -35,26 +40,33 @@ def make_server(host: str, port: int, out: Path) -> ThreadingHTTPServer:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            if self.path != "/alerts" or not 0 < length <= MAX_BODY_BYTES:
-                self._reply(400, b"POST a JSON notification to /alerts\n")
+            match = _POST_PATH.fullmatch(self.path)
+            if match is None or not 0 < length <= MAX_BODY_BYTES:
+                self._reply(400, b"POST a JSON notification to /alerts or /alerts/<receiver>\n")
                 return
             try:
                 doc = json.loads(self.rfile.read(length))
             except ValueError:
                 self._reply(400, b"body is not JSON\n")
                 return
+            if not isinstance(doc, dict):
+                self._reply(400, b"body is not a JSON object\n")
+                return
+            doc["path"] = match["path"] or ""
             with lock:
                 received.append(doc)
                 with out.open("a", encoding="utf-8") as f:
                     f.write(json.dumps(doc) + "\n")
-            for alert in doc.get("alerts", []) if isinstance(doc, dict) else []:
-                labels = alert.get("labels", {})
+            alerts = doc.get("alerts")
+            for alert in alerts if isinstance(alerts, list) else []:
+                labels = alert.get("labels", {}) if isinstance(alert, dict) else {}
                 log.info(
                     "alert_received",
+                    path=doc["path"],
                     alertname=labels.get("alertname"),
                     region=labels.get("region"),
                     severity=labels.get("severity"),
-                    status=alert.get("status"),
+                    status=alert.get("status") if isinstance(alert, dict) else None,
                 )
             self._reply(200, b"ok\n")
 

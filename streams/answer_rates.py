@@ -1,41 +1,45 @@
 """The answer-rate agent: call events in, event-time windows and KPIs out (DESIGN.md, KPIs).
 
 Exactness under restarts and rebalances rests on three things:
-- each region's state (detectors.windows) is checkpointed to a Faust table, with the offset of the
-  last event it applied, once per batch and before the batch is acked; Faust flushes those writes
-  before it commits the batch's offsets, so a committed offset is never ahead of the checkpoint;
-- a region's events all live in one partition (keyed by region) and the table is co-partitioned
-  with the topic (`use_partitioner`: the same murmur2 of the same key), so a partition moving to
-  another worker moves its regions' checkpoints with it;
+- each region's state (detectors.windows) is checkpointed (streams.checkpoints), with the offset
+  of the last event it applied, once per batch and before the batch is acked; Faust flushes those
+  writes before it commits the batch's offsets, so a committed offset is never ahead of the
+  checkpoint;
+- a region's events all live in one partition (keyed by region) and its checkpoints are written to
+  the same partition of the checkpoint topic, which a worker reads when it is given the partition,
+  so a partition moving to another worker moves its regions' checkpoints with it;
 - events re-delivered after a crash (offset <= the checkpoint's) are skipped, and redeliveries with
   new offsets are dropped by the (call_id, event) dedup of the state.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
+import orjson
 import structlog
 from faust.types import StreamT
 
 from detectors import windows
 from detectors.answer_rates import region_view
-from detectors.windows import CallObs, RegionState, WindowConfig
+from detectors.windows import CallObs, RegionState
 from streams.catalogue import Catalogue
+from streams.checkpoints import checkpoint_topic, ensure_topic, read_partition
 from streams.config import Settings, window_config
 from streams.dead_letter import dead_letter
 from streams.metrics import Metrics
 from streams.records import CallEvent, InvalidEvent, parse_call_event
-from streams.topics import Topics, partition_for
+from streams.topics import Topics, design_topics, partition_for
 
 log = structlog.get_logger(__name__)
 
-STATE_TABLE = "answer-rates-state"
-ADOPT_INTERVAL_SECONDS = 2.0
+RECONCILE_INTERVAL_SECONDS = 2.0
+CHECKPOINT_NAME = "answer-rates"
 # windows result -> surge_events_total result (DESIGN.md: ok | invalid | late | duplicate)
 _RESULT_LABEL = {
     windows.OK: "ok",
@@ -55,29 +59,41 @@ class RegionSlot:
 class AnswerRates:
     """The regions this worker owns: their state, checkpoints and published views."""
 
-    def __init__(self, table: Any, config: WindowConfig, metrics: Metrics, partitions: int) -> None:
-        self.table = table
-        self.config = config
+    def __init__(
+        self, settings: Settings, checkpoints: faust.TopicT, metrics: Metrics, partitions: int
+    ) -> None:
+        self.settings = settings
+        self.checkpoints = checkpoints
+        self.config = window_config(settings)
         self.metrics = metrics
         self.partitions = partitions
         self.slots: dict[str, RegionSlot] = {}
+        self.loaded: set[int] = set()  # partitions whose checkpoints were read since assignment
+        self._loading = asyncio.Lock()
+
+    async def load_partition(self, partition: int) -> None:
+        """Read a newly owned partition's checkpoints once; its regions resume from them."""
+        if partition in self.loaded:
+            return
+        async with self._loading:  # the agent and the reconcile timer may both ask at once
+            if partition in self.loaded:
+                return
+            topic = self.checkpoints.get_topic_name()
+            docs = await asyncio.to_thread(read_partition, self.settings, topic, partition)
+            for region, doc in docs.items():
+                state = windows.from_json(cast(dict[str, Any], doc["state"]))
+                self.slots[region] = RegionSlot(state, partition, int(cast(int, doc["offset"])))
+                self.publish(region)
+                log.info(
+                    "checkpoint_restored", region=region, partition=partition, offset=doc["offset"]
+                )
+            self.loaded.add(partition)
 
     def slot(self, region: str, partition: int) -> RegionSlot:
         slot = self.slots.get(region)
-        if slot is None:
-            slot = self.slots[region] = self._load(region, partition)
+        if slot is None:  # no checkpoint in the partition: the region starts here
+            slot = self.slots[region] = RegionSlot(windows.initial(), partition, -1)
         return slot
-
-    def _load(self, region: str, partition: int) -> RegionSlot:
-        doc = self.table.get(region)
-        if doc is None:
-            return RegionSlot(windows.initial(), partition, -1)
-        if doc["partition"] != partition:
-            # The topic was repartitioned: offsets of the old partition mean nothing here.
-            log.warning("checkpoint_partition_changed", region=region, was=doc["partition"])
-            return RegionSlot(windows.from_json(doc["state"]), partition, -1)
-        log.info("checkpoint_restored", region=region, partition=partition, offset=doc["offset"])
-        return RegionSlot(windows.from_json(doc["state"]), partition, int(doc["offset"]))
 
     def apply(self, call: CallEvent, partition: int, offset: int) -> str:
         slot = self.slot(call.region, partition)
@@ -90,34 +106,50 @@ class AnswerRates:
         slot.offset = offset
         return result
 
-    def checkpoint(self, region: str) -> None:
+    async def checkpoint(self, region: str) -> None:
         slot = self.slots[region]
-        self.table[region] = {
+        doc = {
             "partition": slot.partition,
             "offset": slot.offset,
             "state": windows.to_json(slot.state),
         }
+        await self.checkpoints.send(
+            key=region.encode(), value=orjson.dumps(doc), partition=slot.partition
+        )
         self.publish(region)
 
     def publish(self, region: str) -> None:
         self.metrics.regions.publish(region, region_view(self.slots[region].state, self.config))
 
-    def adopt(self, owned: set[int], regions: Iterable[str]) -> None:
-        """Show every owned region, with no new event needed: after a restart or a rebalance the
-        counters continue from the checkpoint, and a silent region shows as silent, not absent."""
+    async def reconcile(self, owned: set[int], regions: Iterable[str]) -> None:
+        """Export exactly the regions of the owned partitions, with no new event needed: after a
+        restart or a rebalance the counters continue from the checkpoint, a silent region shows as
+        silent (not absent), and a region another worker took is no longer shown here."""
+        self.drop(self.loaded - owned)
         for region in regions:
             partition = partition_for(region, self.partitions)
-            if partition in owned and region not in self.slots:
-                self.slot(region, partition)
-                self.publish(region)
+            if partition in owned:
+                await self.load_partition(partition)
+                if region not in self.slots:
+                    self.slot(region, partition)
+                    self.publish(region)
 
     def drop(self, partitions: set[int]) -> None:
         gone = [r for r, s in self.slots.items() if s.partition in partitions]
         for region in gone:
             del self.slots[region]
+        self.loaded -= partitions
         self.metrics.regions.forget(gone)
         if gone:
             log.info("regions_released", regions=sorted(gone))
+
+
+def prepare(settings: Settings) -> None:
+    """Before the worker starts: the checkpoint topic exists, co-partitioned with call events."""
+    partitions = next(
+        t.partitions for t in design_topics(settings) if t.name == settings.topic_calls
+    )
+    ensure_topic(settings, checkpoint_topic(settings, CHECKPOINT_NAME), partitions)
 
 
 def register(
@@ -125,13 +157,17 @@ def register(
 ) -> AnswerRates:
     topic_name = topics.calls.get_topic_name()
     partitions = topics.calls.partitions or 8
-    table = app.Table(
-        STATE_TABLE,
+    checkpoints = app.topic(
+        checkpoint_topic(settings, CHECKPOINT_NAME),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
         partitions=partitions,
-        key_type=str,
-        use_partitioner=True,
+        internal=False,
     )
-    engine = AnswerRates(table, window_config(settings), metrics, partitions)
+    engine = AnswerRates(settings, checkpoints, metrics, partitions)
+
     regions = catalogue.codes()
 
     @app.agent(topics.calls, name="answer-rates")
@@ -147,6 +183,7 @@ def register(
                 except InvalidEvent as exc:
                     await dead_letter(topics, metrics, event, exc)
                     continue
+                await engine.load_partition(msg.partition)
                 result = engine.apply(call, msg.partition, msg.offset)
                 metrics.count_event(topic_name, _RESULT_LABEL[result])
                 if result == windows.TOO_LATE:
@@ -157,12 +194,14 @@ def register(
                 touched.add(call.region)
             # One checkpoint per touched region per batch, written before the batch is acked.
             for region in touched:
-                engine.checkpoint(region)
+                await engine.checkpoint(region)
 
-    @app.timer(interval=ADOPT_INTERVAL_SECONDS)  # type: ignore[untyped-decorator]  # faust stub
-    async def adopt_owned_regions() -> None:
+    @app.timer(interval=RECONCILE_INTERVAL_SECONDS)  # type: ignore[untyped-decorator]  # stub
+    async def reconcile_owned_regions() -> None:
+        if app.rebalancing:  # the assignment is in flux; the next tick sees the new one
+            return
         owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == topic_name}
-        engine.adopt(owned, regions)
+        await engine.reconcile(owned, regions)
 
     async def release_revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
         engine.drop({tp.partition for tp in revoked if tp.topic == topic_name})

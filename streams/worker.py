@@ -6,6 +6,7 @@ import structlog
 from faust.worker import Worker
 from prometheus_client import REGISTRY, start_http_server
 
+from streams import answer_rates
 from streams.app import create_app
 from streams.config import Settings
 from streams.errors import ConfigError
@@ -21,6 +22,7 @@ def run_worker(settings: Settings) -> None:
             f"cannot serve /metrics on {settings.metrics_host}:{settings.metrics_port} "
             f"({exc.strerror}); stop what uses the port or set SURGE_METRICS_PORT"
         ) from exc
+    answer_rates.prepare(settings)
     app = create_app(settings, REGISTRY)
     log.info(
         "worker_starting",

@@ -1,0 +1,1 @@
+"""Grafana dashboards for surge-monitor, generated from code (see grafana/README.md)."""

@@ -1,0 +1,49 @@
+"""Expected figures computed from the generator's ground truth, the oracle of the pipeline tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from streams.simulate import Emitted, GroundTruth
+
+WINDOWS_MINUTES = (15, 60)
+GRACE_SECONDS = 120.0
+
+
+def closed_minute(events: Sequence[Emitted], region: str) -> int:
+    """The last minute the region's watermark closes once every event is in (DESIGN.md)."""
+    max_ts = max(e.ts_s for e in events if e.topic == "calls" and e.key == region)
+    return int((max_ts - GRACE_SECONDS) // 60) * 60 - 60
+
+
+def window_counts(
+    truth: GroundTruth, region: str, provider: str | None, end: int, minutes: int
+) -> dict[str, int]:
+    start = end - (minutes - 1) * 60
+    out: dict[str, int] = {}
+    for (r, p, minute, name), n in truth.counts.items():
+        if r == region and (provider is None or p == provider) and start <= minute <= end:
+            out[name] = out.get(name, 0) + n
+    return out
+
+
+def expected_ratios(
+    truth: GroundTruth, events: Sequence[Emitted], region: str, providers: Sequence[str]
+) -> dict[tuple[str, ...], float]:
+    """{(metric, region, provider, window): value} for the three ratio gauges at window close;
+    a ratio without denominator is left out, as the workers leave it out."""
+    end = closed_minute(events, region)
+    out: dict[tuple[str, ...], float] = {}
+    for minutes in WINDOWS_MINUTES:
+        for provider in [*providers, None]:
+            c = window_counts(truth, region, provider, end, minutes)
+            label = (region, provider or "all", f"{minutes}m")
+            offered, answered = c.get("offered", 0), c.get("answered", 0)
+            if offered:
+                out[("surge_answer_rate_ratio", *label)] = answered / offered
+                out[("surge_abandon_rate_ratio", *label)] = c.get("abandoned_after_30", 0) / offered
+            if answered:
+                out[("surge_service_level_ratio", *label)] = (
+                    c.get("answered_within_60", 0) / answered
+                )
+    return out
