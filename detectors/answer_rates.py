@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from detectors.windows import (
     Kpis,
     RegionState,
+    Totals,
     WindowConfig,
     calls_waiting,
     closed_minute,
@@ -24,6 +25,7 @@ from detectors.windows import (
 )
 
 ALL_PROVIDERS = "all"  # the `provider` label of region-wide figures
+REFERRAL_KINDS = ("ambulance", "ed")  # dispositions that send the caller on to a 999/ED service
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,8 @@ class WindowKpis:
 class RegionView:
     watermark_s: float | None
     windows: tuple[WindowKpis, ...]
+    # (kind, window, dispositions of the kind / all dispositions); absent without dispositions
+    referral_rates: tuple[tuple[str, str, float], ...]
     calls_waiting: tuple[tuple[str, int], ...]  # (provider or ALL_PROVIDERS, n)
     longest_wait_seconds: float | None
     cumulative: tuple[tuple[str, str, int], ...]  # (provider, name, n), sorted
@@ -59,10 +63,13 @@ def region_view(state: RegionState, config: WindowConfig) -> RegionView:
     end = closed_minute(state, config)
     names = sorted(providers(state) | {p for p, _ in state.open_calls.values()})
     windows: list[WindowKpis] = []
+    referrals: list[tuple[str, str, float]] = []
     if end is not None:
         for minutes in config.windows_minutes:
             for provider in [*names, None]:
                 totals = window_totals(state, provider, end, minutes)
+                if provider is None:
+                    referrals.extend(_referral_rates(totals, window_label(minutes)))
                 windows.append(
                     WindowKpis(
                         provider=provider or ALL_PROVIDERS,
@@ -78,6 +85,7 @@ def region_view(state: RegionState, config: WindowConfig) -> RegionView:
     return RegionView(
         watermark_s=watermark(state, config),
         windows=tuple(windows),
+        referral_rates=tuple(referrals),
         calls_waiting=tuple(waiting),
         longest_wait_seconds=longest_wait_seconds(state),
         cumulative=tuple((p, n, c) for (p, n), c in sorted(state.cumulative.items())),
@@ -88,6 +96,15 @@ def region_view(state: RegionState, config: WindowConfig) -> RegionView:
         too_late=state.too_late,
         expired_calls=state.expired_calls,
     )
+
+
+def _referral_rates(totals: Totals, window: str) -> list[tuple[str, str, float]]:
+    """Referral rate per triaged call (DESIGN.md KPIs): a kind's share of all dispositions."""
+    triaged = dict(totals.dispositions)
+    total = sum(triaged.values())
+    if not total:
+        return []
+    return [(kind, window, triaged.get(kind, 0) / total) for kind in REFERRAL_KINDS]
 
 
 def _cumulative_buckets(state: RegionState, config: WindowConfig) -> tuple[tuple[float, int], ...]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import faust
 from prometheus_client import CollectorRegistry
 
-from streams import answer_rates
+from streams import answer_rates, dispatches
 from streams.catalogue import Catalogue, load_catalogue
 from streams.config import Settings
 from streams.metrics import Metrics
@@ -35,4 +35,5 @@ def create_app(
     topics = faust_topics(app, settings)
     metrics = Metrics(registry, (settings.topic_calls, settings.topic_dispatches))
     answer_rates.register(app, topics, metrics, catalogue, settings)
+    dispatches.register(app, topics, metrics, catalogue, settings)
     return app

@@ -13,7 +13,8 @@ Built on a registry passed in, so tests use a fresh `CollectorRegistry()` each.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import (
@@ -25,8 +26,10 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from detectors.answer_rates import ALL_PROVIDERS, RegionView
+from detectors.dispatches import DispatchView
 
 EVENT_RESULTS = ("ok", "invalid", "late", "duplicate")
+V = TypeVar("V")
 LAG_BUCKETS_SECONDS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400)
 
 # cumulative name in the state -> (metric, label value) of the exact counters
@@ -34,14 +37,15 @@ _CALL_OUTCOMES = {"offered": "offered", "answered": "answered", "abandoned": "ab
 _CALLBACKS = {"callback_requested": "requested", "callback_made": "made"}
 
 
-class RegionCollector(Collector):
-    """Serves the latest RegionView of each owned region; views are replaced whole, never mutated,
-    so the scrape thread always reads a consistent snapshot without a lock."""
+class ViewCollector(Collector, Generic[V]):
+    """Serves the latest view of each owned region; views are replaced whole, never mutated, so
+    the scrape thread always reads a consistent snapshot without a lock."""
 
-    def __init__(self) -> None:
-        self._views: dict[str, RegionView] = {}
+    def __init__(self, families: Callable[[dict[str, V]], Iterator[Metric]]) -> None:
+        self._views: dict[str, V] = {}
+        self._families = families
 
-    def publish(self, region: str, view: RegionView) -> None:
+    def publish(self, region: str, view: V) -> None:
         self._views = {**self._views, region: view}
 
     def forget(self, regions: Iterable[str]) -> None:
@@ -55,10 +59,38 @@ class RegionCollector(Collector):
         return []  # label sets change with ownership; do not let register() call collect()
 
     def collect(self) -> Iterator[Metric]:
-        views = self._views
-        yield from _counters(views)
-        yield from _gauges(views)
-        yield _wait_histogram(views)
+        yield from self._families(self._views)
+
+
+def _region_families(views: dict[str, RegionView]) -> Iterator[Metric]:
+    yield from _counters(views)
+    yield from _gauges(views)
+    yield _referral_rates(views)
+    yield _wait_histogram(views)
+
+
+def _dispatch_families(views: dict[str, DispatchView]) -> Iterator[Metric]:
+    family = CounterMetricFamily(
+        "surge_dispatches",
+        "Ambulance dispatches by source (111, 999, hcp, other) and category; exact.",
+        labels=["region", "source", "category"],
+    )
+    for region, view in sorted(views.items()):
+        for source, category, n in view.cumulative:
+            family.add_metric([region, source, category], n)
+    yield family
+
+
+def _referral_rates(views: dict[str, RegionView]) -> Metric:
+    family = GaugeMetricFamily(
+        "surge_referral_rate_ratio",
+        "111 dispositions of a kind (ambulance, ed) / all dispositions over the window.",
+        labels=["region", "kind", "window"],
+    )
+    for region, view in sorted(views.items()):
+        for kind, window, rate in view.referral_rates:
+            family.add_metric([region, kind, window], rate)
+    return family
 
 
 def _counters(views: dict[str, RegionView]) -> Iterator[Metric]:
@@ -194,8 +226,10 @@ class Metrics:
             buckets=LAG_BUCKETS_SECONDS,
             registry=registry,
         )
-        self.regions = RegionCollector()
+        self.regions: ViewCollector[RegionView] = ViewCollector(_region_families)
+        self.dispatches: ViewCollector[DispatchView] = ViewCollector(_dispatch_families)
         registry.register(self.regions)
+        registry.register(self.dispatches)
         self._events = {
             (t, r): self.events_total.labels(t, r) for t in topics for r in EVENT_RESULTS
         }
@@ -208,4 +242,4 @@ class Metrics:
         self._lag[topic].observe(seconds)
 
 
-__all__ = ["ALL_PROVIDERS", "Metrics", "RegionCollector"]
+__all__ = ["ALL_PROVIDERS", "Metrics", "ViewCollector"]

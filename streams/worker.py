@@ -6,7 +6,7 @@ import structlog
 from faust.worker import Worker
 from prometheus_client import REGISTRY, start_http_server
 
-from streams import answer_rates
+from streams import answer_rates, dispatches
 from streams.app import create_app
 from streams.config import Settings
 from streams.errors import ConfigError
@@ -23,6 +23,7 @@ def run_worker(settings: Settings) -> None:
             f"({exc.strerror}); stop what uses the port or set SURGE_METRICS_PORT"
         ) from exc
     answer_rates.prepare(settings)
+    dispatches.prepare(settings)
     app = create_app(settings, REGISTRY)
     log.info(
         "worker_starting",

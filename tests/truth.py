@@ -47,3 +47,30 @@ def expected_ratios(
                     c.get("answered_within_60", 0) / answered
                 )
     return out
+
+
+def expected_referral_rates(
+    truth: GroundTruth, events: Sequence[Emitted], region: str
+) -> dict[tuple[str, ...], float]:
+    """{(region, kind, window): dispositions of the kind / all dispositions} at window close."""
+    end = closed_minute(events, region)
+    out: dict[tuple[str, ...], float] = {}
+    for minutes in WINDOWS_MINUTES:
+        c = window_counts(truth, region, None, end, minutes)
+        triaged = sum(n for name, n in c.items() if name.startswith("disposition:"))
+        if triaged:
+            for kind in ("ambulance", "ed"):
+                share = c.get(f"disposition:{kind}", 0) / triaged
+                out[(region, kind, f"{minutes}m")] = share
+    return out
+
+
+def expected_dispatches(truth: GroundTruth) -> dict[tuple[str, ...], int]:
+    """{(region, source, category): n} of every dispatch in the truth."""
+    out: dict[tuple[str, ...], int] = {}
+    for (region, _, _, name), n in truth.counts.items():
+        if name.startswith("dispatch:"):
+            _, source, category = name.split(":")
+            key = (region, source, category)
+            out[key] = out.get(key, 0) + n
+    return out

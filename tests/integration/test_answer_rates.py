@@ -14,7 +14,7 @@ from streams.catalogue import default_catalogue
 from streams.config import Settings
 from streams.simulate import Emitted
 from tests.harness import poll, prom_vector
-from tests.truth import expected_ratios
+from tests.truth import expected_dispatches, expected_ratios, expected_referral_rates
 
 GOOD_FRIDAY_2013_08Z = 1364544000.0
 RATIOS = ("surge_answer_rate_ratio", "surge_service_level_ratio", "surge_abandon_rate_ratio")
@@ -83,6 +83,22 @@ def test_two_workers_export_exact_counts_and_window_ratios(isolated: Settings) -
     want = all_expected_ratios(events)
     got = poll(lambda: read_ratios(s), lambda g: set(g) == set(want), timeout_s=30, interval_s=1)
     assert_ratios_equal(got, want)
+    # Referral rates and dispatch counts, the downstream side, equal the truth as well.
+    truth = simulate.ground_truth(events)
+    want_referrals: dict[tuple[str, ...], float] = {}
+    for region in CATALOGUE.codes():
+        want_referrals.update(expected_referral_rates(truth, events, region))
+    referrals = prom_vector(s, "surge_referral_rate_ratio", "region", "kind", "window")
+    assert set(referrals) == set(want_referrals)
+    for key, value in want_referrals.items():
+        assert abs(referrals[key] - value) <= 1e-9, key
+    want_dispatched = expected_dispatches(truth)
+
+    def dispatched() -> dict[tuple[str, ...], int]:
+        got = prom_vector(s, "surge_dispatches_total", "region", "source", "category")
+        return {k: int(v) for k, v in got.items()}
+
+    assert poll(dispatched, lambda g: g == want_dispatched, timeout_s=60) == want_dispatched
     # Each region is exported by exactly one worker, and both workers own some.
     assert prom_vector(s, "count by (region) (surge_watermark_seconds) > 1", "region") == {}
     owners = prom_vector(s, "count by (instance) (surge_watermark_seconds)", "instance")

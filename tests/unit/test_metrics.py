@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from detectors import windows
+from detectors import dispatches, windows
 from detectors.answer_rates import region_view
+from detectors.dispatches import DispatchObs
 from detectors.windows import CallObs, WindowConfig
 from streams.metrics import Metrics
 
@@ -62,6 +63,39 @@ def test_region_counts_and_ratios_come_from_the_view() -> None:
     assert get("surge_answer_wait_seconds_bucket", {"region": "london", "le": "30"}) == 1
     assert get("surge_answer_wait_seconds_count", {"region": "london"}) == 1
     assert get("surge_watermark_seconds", {"region": "london"}) == T0 + 400 - 120
+
+
+def test_referral_rates_are_shares_of_all_dispositions() -> None:
+    """Referral rate = dispositions of the kind / all dispositions in the window."""
+    events = [
+        CallObs("a", "disposition", T0, "lcw", disposition="ambulance"),
+        CallObs("b", "disposition", T0 + 1, "lcw", disposition="self_care"),
+        CallObs("c", "disposition", T0 + 2, "care-uk", disposition="ed"),
+        CallObs("d", "disposition", T0 + 3, "care-uk", disposition="ambulance"),
+        CallObs("z", "offered", T0 + 400, "lcw"),
+    ]
+    registry, _ = published(events)
+    rate = registry.get_sample_value
+    assert (
+        rate(
+            "surge_referral_rate_ratio", {"region": "london", "kind": "ambulance", "window": "60m"}
+        )
+        == 0.5
+    )
+    assert (
+        rate("surge_referral_rate_ratio", {"region": "london", "kind": "ed", "window": "15m"})
+        == 0.25
+    )
+
+
+def test_dispatch_counts_are_exported_by_source_and_category() -> None:
+    """surge_dispatches_total carries region, source and category."""
+    registry, metrics = make()
+    state = dispatches.initial()
+    dispatches.apply(state, DispatchObs("i1", T0, "111", "C2"), 120.0, 1800.0)
+    metrics.dispatches.publish("london", dispatches.view(state, 120.0))
+    labels = {"region": "london", "source": "111", "category": "C2"}
+    assert registry.get_sample_value("surge_dispatches_total", labels) == 1
 
 
 def test_a_ratio_without_denominator_is_absent_not_zero() -> None:
