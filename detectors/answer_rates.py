@@ -53,6 +53,7 @@ class RegionView:
     duplicates: int
     too_late: int
     expired_calls: int
+    alerts_active: tuple[tuple[str, str, int], ...] = ()  # (alert, severity, 0|1), in-stream
 
 
 def window_label(minutes: int) -> str:

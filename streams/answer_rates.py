@@ -6,14 +6,18 @@ KPIs are detectors.windows and detectors.answer_rates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import faust
+import structlog
 
-from detectors import windows
+from detectors import hysteresis, region_alerts, windows
 from detectors.answer_rates import RegionView, region_view
+from detectors.hysteresis import AlertState
+from detectors.region_alerts import AlertSpec
 from detectors.windows import CallObs, RegionState, WindowConfig
+from streams.alerting import alert_specs, encode_alert
 from streams.catalogue import Catalogue
 from streams.config import Settings, window_config
 from streams.metrics import Metrics
@@ -21,17 +25,28 @@ from streams.records import CallEvent, parse_call_event
 from streams.region_engine import RegionEngine, prepare_checkpoints, register_region_agent
 from streams.topics import Topics
 
+log = structlog.get_logger(__name__)
+
 CHECKPOINT_NAME = "answer-rates"
+
+
+@dataclass(slots=True)
+class AnswerState:
+    """A region's windows and its in-stream alert machines, checkpointed together."""
+
+    windows: RegionState = field(default_factory=windows.initial)
+    alerts: dict[str, AlertState] = field(default_factory=dict)  # AlertSpec.key -> state
 
 
 @dataclass(frozen=True, slots=True)
 class AnswerRateOps:
     config: WindowConfig
+    specs: tuple[AlertSpec, ...]
 
-    def initial(self) -> RegionState:
-        return windows.initial()
+    def initial(self) -> AnswerState:
+        return AnswerState()
 
-    def apply(self, state: RegionState, event: CallEvent) -> str:
+    def apply(self, state: AnswerState, event: CallEvent) -> str:
         obs = CallObs(
             event.call_id,
             event.event,
@@ -40,16 +55,26 @@ class AnswerRateOps:
             event.wait_seconds,
             event.disposition,
         )
-        return windows.apply(state, obs, self.config)
+        return windows.apply(state.windows, obs, self.config)
 
-    def to_json(self, state: RegionState) -> dict[str, Any]:
-        return windows.to_json(state)
+    def to_json(self, state: AnswerState) -> dict[str, Any]:
+        alerts = {k: hysteresis.to_json(v) for k, v in sorted(state.alerts.items())}
+        return {"windows": windows.to_json(state.windows), "alerts": alerts}
 
-    def from_json(self, doc: dict[str, Any]) -> RegionState:
-        return windows.from_json(doc)
+    def from_json(self, doc: dict[str, Any]) -> AnswerState:
+        alerts = {k: hysteresis.from_json(v) for k, v in doc["alerts"].items()}
+        return AnswerState(windows.from_json(doc["windows"]), alerts)
 
-    def view(self, state: RegionState) -> RegionView:
-        return region_view(state, self.config)
+    def view(self, state: AnswerState) -> RegionView:
+        view = region_view(state.windows, self.config)
+        return replace(view, alerts_active=region_alerts.active(state.alerts, self.specs))
+
+    def settle(self, region: str, state: AnswerState) -> list[bytes]:
+        view = region_view(state.windows, self.config)
+        events = region_alerts.evaluate(state.alerts, self.specs, view, region)
+        for e in events:
+            log.info("stream_alert", alert_id=e.alert_id, state=e.state, value=e.value)
+        return [encode_alert(e) for e in events]
 
     def event_time(self, event: CallEvent) -> float:
         return event.ts_s
@@ -64,16 +89,17 @@ def prepare(settings: Settings) -> None:
 
 def register(
     app: faust.App, topics: Topics, metrics: Metrics, catalogue: Catalogue, settings: Settings
-) -> RegionEngine[RegionState, CallEvent, RegionView]:
+) -> RegionEngine[AnswerState, CallEvent, RegionView]:
     return register_region_agent(
         app,
         name=CHECKPOINT_NAME,
         source=topics.calls,
         settings=settings,
-        ops=AnswerRateOps(window_config(settings)),
+        ops=AnswerRateOps(window_config(settings), alert_specs()),
         publisher=metrics.regions,
         parse=lambda raw: parse_call_event(raw, catalogue),
         topics=topics,
         metrics=metrics,
         regions=catalogue.codes(),
+        output=topics.alerts,
     )

@@ -40,6 +40,9 @@ class DispatchOps:
     def view(self, state: DispatchState) -> DispatchView:
         return dispatches.view(state, self.grace_seconds)
 
+    def settle(self, region: str, state: DispatchState) -> list[bytes]:
+        return []  # dispatches raise no alert of their own: referral spikes are 111-side
+
     def event_time(self, event: DispatchEvent) -> float:
         return event.ts_s
 

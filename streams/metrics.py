@@ -66,7 +66,20 @@ def _region_families(views: dict[str, RegionView]) -> Iterator[Metric]:
     yield from _counters(views)
     yield from _gauges(views)
     yield _referral_rates(views)
+    yield _alerts_active(views)
     yield _wait_histogram(views)
+
+
+def _alerts_active(views: dict[str, RegionView]) -> Metric:
+    family = GaugeMetricFamily(
+        "surge_alert_active",
+        "1 while the in-stream alert (hysteresis, event time) is firing for the region, else 0.",
+        labels=["region", "alert", "severity"],
+    )
+    for region, view in sorted(views.items()):
+        for alert, severity, on in view.alerts_active:
+            family.add_metric([region, alert, severity], on)
+    return family
 
 
 def _dispatch_families(views: dict[str, DispatchView]) -> Iterator[Metric]:

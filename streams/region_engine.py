@@ -55,6 +55,7 @@ class StateOps(Protocol[S, E_contra, V_co]):
     def to_json(self, state: S) -> dict[str, Any]: ...
     def from_json(self, doc: dict[str, Any]) -> S: ...
     def view(self, state: S) -> V_co: ...
+    def settle(self, region: str, state: S) -> list[bytes]: ...  # once per batch: outputs
     def event_time(self, event: E_contra) -> float: ...
     def region(self, event: E_contra) -> str: ...
 
@@ -177,6 +178,7 @@ def register_region_agent(
     topics: Topics,
     metrics: Metrics,
     regions: Iterable[str],
+    output: faust.TopicT | None = None,
 ) -> RegionEngine[S, E, V]:
     """An agent on `source` that applies each valid event to its region's state, dead-letters the
     invalid and the too-late, and checkpoints once per batch; plus ownership bookkeeping."""
@@ -215,8 +217,12 @@ def register_region_agent(
                 else:
                     metrics.observe_lag(topic_name, now - ops.event_time(parsed))
                 touched.add(ops.region(parsed))
-            # One checkpoint per touched region per batch, written before the batch is acked.
+            # Per touched region: its outputs (in-stream alerts), then one checkpoint, both sent
+            # before the batch is acked; a crash in between re-sends outputs with the same ids.
             for region in touched:
+                for record in ops.settle(region, engine.slots[region].state):
+                    if output is not None:
+                        await output.send(key=region.encode(), value=record)
                 await engine.checkpoint(region)
 
     @app.timer(interval=RECONCILE_INTERVAL_SECONDS)  # type: ignore[untyped-decorator]  # stub

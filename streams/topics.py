@@ -32,6 +32,7 @@ class Topics:
     calls: faust.TopicT
     dispatches: faust.TopicT
     dead_letter: faust.TopicT
+    alerts: faust.TopicT
 
 
 def faust_topics(app: faust.App, settings: Settings) -> Topics:
@@ -52,6 +53,7 @@ def faust_topics(app: faust.App, settings: Settings) -> Topics:
         calls=raw(settings.topic_calls),
         dispatches=raw(settings.topic_dispatches),
         dead_letter=raw(settings.topic_dead_letter),
+        alerts=raw(settings.topic_alerts),
     )
 
 

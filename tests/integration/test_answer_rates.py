@@ -9,11 +9,13 @@ from collections import Counter
 from dataclasses import replace
 from functools import partial
 
+import orjson
+
 from streams import play, simulate, stack
 from streams.catalogue import default_catalogue
 from streams.config import Settings
 from streams.simulate import Emitted
-from tests.harness import poll, prom_vector
+from tests.harness import poll, prom_vector, read_topic
 from tests.truth import expected_dispatches, expected_ratios, expected_referral_rates
 
 GOOD_FRIDAY_2013_08Z = 1364544000.0
@@ -99,6 +101,19 @@ def test_two_workers_export_exact_counts_and_window_ratios(isolated: Settings) -
         return {k: int(v) for k, v in got.items()}
 
     assert poll(dispatched, lambda g: g == want_dispatched, timeout_s=60) == want_dispatched
+    # In-stream alerts: the failing regions' service level fires once per episode, no healthy
+    # region fires it, and the gauge agrees.
+    records = [orjson.loads(m.value) for m in read_topic(s, s.topic_alerts, 10_000, 5)]
+    episodes = [(r["alert_id"], r["state"]) for r in records]
+    assert len(episodes) == len(set(episodes))  # one firing and at most one resolved each
+    sl_firing = {
+        r["region"]
+        for r in records
+        if r["alert"] == "ServiceLevelBelowStandard" and r["state"] == "firing"
+    }
+    assert sl_firing == {"north-west", "west-midlands"}
+    active = prom_vector(s, 'surge_alert_active{alert="ServiceLevelBelowStandard"} == 1', "region")
+    assert set(active) == {("north-west",), ("west-midlands",)}
     # Each region is exported by exactly one worker, and both workers own some.
     assert prom_vector(s, "count by (region) (surge_watermark_seconds) > 1", "region") == {}
     owners = prom_vector(s, "count by (instance) (surge_watermark_seconds)", "instance")

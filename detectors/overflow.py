@@ -1,0 +1,372 @@
+"""Overflow routing policy: when an overloaded region diverts a share of its new calls, and where.
+
+DESIGN.md, Overflow routing. One pure step over all regions at once, because a target's fitness
+depends on the others: `decide` gives new states and the commands for `surge.overflow`. Per region:
+
+1. Operator first. While an unexpired override exists for a region the policy issues nothing for
+   it, and its state follows the override (the dwell clock restarts if the diversion changed). When
+   the override expires the policy resumes from the operator's choice: it re-issues that diversion
+   as an `adjust` (the operator's command has lapsed) and changes it only by the rules below.
+2. Sustained breach. *Breaching*: 60 min service level below `on_below` and the 15 min one too (or
+   nothing answered in 15 min), as ServiceLevelBelowStandard reads it. After `on_after_seconds` of
+   breach: activate to the first neighbour, in the catalogue's preference order, fit to take
+   overflow: service level >= `target_min_service_level` in both windows, `capacity_spare` >=
+   `target_min_spare`, not diverting itself, taking overflow from fewer than
+   `max_sources_per_target` regions. None fit: stay pending.
+3. Still breaching a dwell after the last change: `share` += `share_step`, up to `max_share`.
+4. A target no longer fit to keep (below `target_keep_service_level`, a looser bar than the pick,
+   or diverting itself) loses the overflow a dwell after the last change: moved to the next fit
+   neighbour, else (or if the region has recovered) deactivated: diverting into a failing region
+   spreads the failure. Until the dwell allows it, the diversion stays and is refreshed.
+5. Recovery: above `off_above` in both windows for `off_after_seconds`: deactivate.
+6. Refresh: commands lapse at `expires_at`, so a dead monitor cannot leave a diversion on; an active
+   one is re-issued as an `adjust` `refresh_before_seconds` before it lapses.
+
+Never two diversion changes (activate, deactivate, new target or share) of a region closer than
+`min_dwell_seconds`. No signal or no 60 min figure neither activates nor releases (a target without
+a signal is kept). Regions go in sorted order, each seeing the decisions made before it this round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Final, Literal, TypeVar
+
+Action = Literal["activate", "adjust", "deactivate"]
+Status = Literal["idle", "pending", "active", "releasing"]
+AUTO: Final = "auto"
+DIVERTING: Final = ("active", "releasing")
+STATE_VERSION: Final = 1
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class RegionSignal:
+    region: str
+    service_level_60m: float | None  # None: nothing answered in the window
+    service_level_15m: float | None
+    calls_waiting: int
+    capacity_spare: float  # 0..1 headroom estimate; see spare_capacity()
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """An operator's command, binding until `expires_at_s` (event time)."""
+
+    region: str
+    action: Action
+    target: str | None
+    share: float
+    expires_at_s: float
+    issued_by: str  # "operator:<id>"
+
+    def __post_init__(self) -> None:
+        if self.action != "deactivate" and self.target is None:
+            raise ValueError(f"an {self.action} override for {self.region} needs a target")
+        if not 0 <= self.share <= 1:
+            raise ValueError(f"override share {self.share} must be within 0..1")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyParams:
+    on_below: float = 0.80  # THRESHOLDS.service_level_critical
+    on_after_seconds: float = 900
+    off_above: float = 0.92
+    off_after_seconds: float = 900
+    min_dwell_seconds: float = 1800
+    target_min_service_level: float = 0.95  # THRESHOLDS.service_level_standard
+    target_keep_service_level: float = 0.90  # THRESHOLDS.service_level_warning
+    target_min_spare: float = 0.2
+    max_sources_per_target: int = 1
+    share: float = 0.3
+    share_step: float = 0.1
+    max_share: float = 0.5
+    command_ttl_seconds: float = 3600
+    refresh_before_seconds: float = 600
+
+    def __post_init__(self) -> None:
+        if not self.on_below < self.off_above:
+            raise ValueError("on_below must be below off_above, or the policy would flap")
+        if not self.target_keep_service_level <= self.target_min_service_level:
+            raise ValueError("target_keep_service_level must not exceed target_min_service_level")
+        if not 0 < self.share <= self.max_share <= 1 or self.share_step < 0:
+            raise ValueError("need 0 < share <= max_share <= 1 and share_step >= 0")
+        if not 0 <= self.refresh_before_seconds < self.command_ttl_seconds:
+            raise ValueError("refresh_before_seconds must be >= 0 and below command_ttl_seconds")
+        if self.max_sources_per_target < 1:
+            raise ValueError("max_sources_per_target must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyState:
+    """One region's routing state; plain data with an exact JSON round trip."""
+
+    status: Status = "idle"
+    target: str | None = None  # while diverting
+    share: float = 0.0
+    since_s: float | None = None  # start of the pending / releasing timer
+    changed_at_s: float | None = None  # last change of the diversion (auto or operator): the dwell
+    expires_at_s: float | None = None  # when the command in force lapses
+    commands: int = 0  # auto commands issued so far: the n of the next command_id is commands + 1
+    operator: str | None = None  # issued_by of the override the state follows, None under auto
+    updated_at_s: float | None = None  # newest decide; an older now_s skips the region
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """An OverflowCommand without its I/O fields (DESIGN.md); times are event-time seconds."""
+
+    command_id: str  # f"{region}:{n}", n counting the region's auto commands from 1
+    region: str
+    action: Action
+    target: str | None  # on deactivate: the target that stops taking overflow
+    share: float  # 0 on deactivate
+    reason: str
+    issued_at_s: float
+    expires_at_s: float
+    issued_by: str = AUTO
+
+
+def spare_capacity(
+    service_level_15m: float | None, calls_waiting: int, *, standard: float, waiting_limit: int
+) -> float:
+    """A simple headroom proxy from a region's own figures: how far its last 15 minutes are above
+    the standard, scaled to 0..1 (1 = all answered within 60 s); 0 with nothing answered or more
+    than `waiting_limit` callers queueing. Staffing data would be better; the policy only needs
+    "clearly coping", which this says."""
+    if service_level_15m is None or calls_waiting > waiting_limit or standard >= 1:
+        return 0.0
+    return min(1.0, max(0.0, (service_level_15m - standard) / (1 - standard)))
+
+
+def _pct(x: float | None) -> str:
+    return "no data" if x is None else f"{x * 100:.1f} %"
+
+
+def _at_least(sig: RegionSignal | None, bar: float) -> bool:
+    """Known to meet `bar`: 60 min at or above it, and 15 min too unless empty."""
+    if sig is None or sig.service_level_60m is None:
+        return False
+    return sig.service_level_60m >= bar and (
+        sig.service_level_15m is None or sig.service_level_15m >= bar
+    )
+
+
+def _below(sig: RegionSignal | None, bar: float) -> bool:
+    """Known to breach `bar`: 60 min below it, and 15 min below it or empty."""
+    if sig is None or sig.service_level_60m is None:
+        return False
+    sl15 = sig.service_level_15m
+    return sig.service_level_60m < bar and (sl15 is None or sl15 < bar)
+
+
+def _above(sig: RegionSignal | None, bar: float) -> bool:
+    if sig is None or sig.service_level_60m is None or sig.service_level_15m is None:
+        return False
+    return min(sig.service_level_60m, sig.service_level_15m) > bar
+
+
+@dataclass(frozen=True, slots=True)
+class _Round:
+    """One decide call: its inputs, and the states decided so far (each region sees the earlier)."""
+
+    states: dict[str, PolicyState]
+    signals: Mapping[str, RegionSignal]
+    neighbours: Mapping[str, Sequence[str]]
+    now_s: float
+    p: PolicyParams
+
+    def diverting(self, region: str) -> bool:
+        return self.states.get(region, PolicyState()).status in DIVERTING
+
+    def sources(self, target: str, besides: str) -> int:
+        s = self.states
+        return sum(r != besides and s[r].status in DIVERTING and s[r].target == target for r in s)
+
+    def pick(self, region: str) -> str | None:
+        """The first neighbour in preference order fit to take overflow (rule 2)."""
+        for t in self.neighbours.get(region, ()):
+            sig = self.signals.get(t)
+            if (
+                t != region
+                and sig is not None
+                and _at_least(sig, self.p.target_min_service_level)
+                and sig.capacity_spare >= self.p.target_min_spare
+                and not self.diverting(t)
+                and self.sources(t, besides=region) < self.p.max_sources_per_target
+            ):
+                return t
+        return None
+
+    def issue(
+        self,
+        region: str,
+        state: PolicyState,
+        action: Action,
+        *,
+        to: str | None,
+        share: float,
+        why: str,
+    ) -> tuple[PolicyState, Command]:
+        n, now = state.commands + 1, self.now_s
+        on = action != "deactivate"
+        same = state.status in DIVERTING and (to, share) == (state.target, state.share)
+        expires = now + self.p.command_ttl_seconds
+        new = replace(
+            state,
+            status="active" if on else "idle",
+            target=to if on else None,
+            share=share if on else 0.0,
+            since_s=None,
+            changed_at_s=state.changed_at_s if on and same else now,
+            expires_at_s=expires if on else None,
+            commands=n,
+        )
+        return new, Command(f"{region}:{n}", region, action, to, share, why, now, expires)
+
+
+def _follow(state: PolicyState, ov: Override, now_s: float) -> PolicyState:
+    """The state an override puts a region in; the dwell restarts only if the diversion changed."""
+    on = ov.action != "deactivate"
+    target, share = (ov.target, ov.share) if on else (None, 0.0)
+    same = (state.status in DIVERTING) == on and (state.target, state.share) == (target, share)
+    return replace(
+        state,
+        status="active" if on else "idle",
+        target=target,
+        share=share,
+        since_s=None,
+        changed_at_s=state.changed_at_s if same else now_s,
+        expires_at_s=ov.expires_at_s if on else None,
+        operator=ov.issued_by,
+        updated_at_s=now_s,
+    )
+
+
+def _timer(state: PolicyState, status: Status, now_s: float) -> float:
+    return state.since_s if state.status == status and state.since_s is not None else now_s
+
+
+def _start(rnd: _Round, region: str, state: PolicyState) -> tuple[PolicyState, Command | None]:
+    """idle / pending: rule 2."""
+    sig, p, now = rnd.signals.get(region), rnd.p, rnd.now_s
+    if sig is None or sig.service_level_60m is None:
+        return state, None
+    if not _below(sig, p.on_below):
+        return replace(state, status="idle", since_s=None), None
+    since = _timer(state, "pending", now)
+    state = replace(state, status="pending", since_s=since)
+    dwell_ok = state.changed_at_s is None or now - state.changed_at_s >= p.min_dwell_seconds
+    target = rnd.pick(region) if now - since >= p.on_after_seconds and dwell_ok else None
+    if target is None:
+        return state, None
+    tsig = rnd.signals[target]
+    why = (
+        f"service level {_pct(sig.service_level_60m)} over 60 min, below {_pct(p.on_below)} for "
+        f"{(now - since) / 60:g} min, {sig.calls_waiting} calls waiting; diverting "
+        f"{_pct(p.share)} of new calls to {target} (service level "
+        f"{_pct(tsig.service_level_60m)}, spare {_pct(tsig.capacity_spare)})"
+    )
+    return rnd.issue(region, state, "activate", to=target, share=p.share, why=why)
+
+
+def _divert(
+    rnd: _Round, region: str, state: PolicyState, resumed_from: str | None
+) -> tuple[PolicyState, Command | None]:
+    """active / releasing: rules 3-6."""
+    sig, p, now = rnd.signals.get(region), rnd.p, rnd.now_s
+    target, share = state.target, state.share
+    dwell_ok = state.changed_at_s is None or now - state.changed_at_s >= p.min_dwell_seconds
+    recovered = _above(sig, p.off_above)
+    tsig = None if target is None else rnd.signals.get(target)
+    lost = target is None or rnd.diverting(target) or _below(tsig, p.target_keep_service_level)
+    if lost and dwell_ok:
+        new = None if recovered else rnd.pick(region)
+        why = f"{target} can no longer take overflow (service level "
+        why += f"{_pct(None if tsig is None else tsig.service_level_60m)}, or diverting itself); "
+        if new is not None:
+            why += f"moving {_pct(share)} of new calls to {new}"
+            return rnd.issue(region, state, "adjust", to=new, share=share, why=why)
+        why += "no other neighbour fit: stopping the overflow"
+        return rnd.issue(region, state, "deactivate", to=target, share=0.0, why=why)
+    sl60 = None if sig is None else sig.service_level_60m
+    if recovered:
+        since = _timer(state, "releasing", now)
+        state = replace(state, status="releasing", since_s=since)
+        if now - since >= p.off_after_seconds and dwell_ok:
+            why = f"service level {_pct(sl60)} over 60 min, above {_pct(p.off_above)} for "
+            why += f"{(now - since) / 60:g} min: {target} stops taking overflow"
+            return rnd.issue(region, state, "deactivate", to=target, share=0.0, why=why)
+    elif sl60 is not None:
+        state = replace(state, status="active", since_s=None)
+        if _below(sig, p.on_below) and dwell_ok and share < p.max_share:
+            more = round(min(p.max_share, share + p.share_step), 6)
+            why = f"service level still {_pct(sl60)} over 60 min a dwell after the last change; "
+            why += f"share to {target} {_pct(share)} -> {_pct(more)}"
+            return rnd.issue(region, state, "adjust", to=target, share=more, why=why)
+    if state.expires_at_s is None or now >= state.expires_at_s - p.refresh_before_seconds:
+        why = f"renewing the diversion of {_pct(share)} of new calls to {target}"
+        if resumed_from is not None:
+            why = f"override by {resumed_from} expired: {why}, the operator's choice"
+        return rnd.issue(region, state, "adjust", to=target, share=share, why=why)
+    return state, None
+
+
+def decide(  # noqa: PLR0917 - the policy's whole input, in the order DESIGN.md names it
+    states: Mapping[str, PolicyState],
+    signals: Mapping[str, RegionSignal],
+    neighbours: Mapping[str, Sequence[str]],
+    overrides: Sequence[Override],
+    now_s: float,
+    params: PolicyParams,
+) -> tuple[dict[str, PolicyState], list[Command]]:
+    """Decide every region at event time `now_s`. With several unexpired overrides for one
+    region the last in `overrides` wins (pass them in issue order)."""
+    live = {ov.region: ov for ov in overrides if now_s < ov.expires_at_s}
+    rnd = _Round(dict(states), signals, neighbours, now_s, params)
+    for region, ov in sorted(live.items()):
+        rnd.states[region] = _follow(rnd.states.get(region, PolicyState()), ov, now_s)
+    commands: list[Command] = []
+    for region in sorted(set(states) | set(signals)):
+        state = rnd.states.get(region, PolicyState())
+        if region in live or (state.updated_at_s is not None and now_s < state.updated_at_s):
+            continue
+        resumed_from, state = state.operator, replace(state, operator=None)
+        if state.status in DIVERTING:
+            state, command = _divert(rnd, region, state, resumed_from)
+        else:
+            state, command = _start(rnd, region, state)
+        rnd.states[region] = replace(state, updated_at_s=now_s)
+        if command is not None:
+            commands.append(command)
+    return rnd.states, commands
+
+
+def to_json(state: PolicyState) -> dict[str, Any]:
+    return {"version": STATE_VERSION, **asdict(state)}
+
+
+def _opt(kind: Callable[[Any], _T], x: Any) -> _T | None:
+    return None if x is None else kind(x)
+
+
+def from_json(doc: Mapping[str, Any]) -> PolicyState:
+    if doc.get("version") != STATE_VERSION:
+        raise ValueError(
+            f"overflow state has version {doc.get('version')!r}, this code reads {STATE_VERSION}; "
+            "drop the overflow table: the policy re-arms from live data"
+        )
+    if doc["status"] not in ("idle", "pending", "active", "releasing"):
+        raise ValueError(f"overflow state has unknown status {doc['status']!r}")
+    return PolicyState(
+        status=doc["status"],
+        target=_opt(str, doc["target"]),
+        share=float(doc["share"]),
+        since_s=_opt(float, doc["since_s"]),
+        changed_at_s=_opt(float, doc["changed_at_s"]),
+        expires_at_s=_opt(float, doc["expires_at_s"]),
+        commands=int(doc["commands"]),
+        operator=_opt(str, doc["operator"]),
+        updated_at_s=_opt(float, doc["updated_at_s"]),
+    )

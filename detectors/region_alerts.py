@@ -1,0 +1,119 @@
+"""In-stream alerts of one region: its view's signals through one hysteresis machine per alert.
+
+The specs (thresholds, timers) come from the stream layer, built from the same numbers as the
+Prometheus rules (streams.alert_rules.THRESHOLDS), so an event on `surge.alerts` and a page from
+Alertmanager mean the same thing. Event time drives the machines: the region's watermark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from detectors import hysteresis
+from detectors.answer_rates import ALL_PROVIDERS, RegionView
+from detectors.hysteresis import AlertState, HysteresisParams
+
+# Signals a spec can watch, read from a RegionView.
+SERVICE_LEVEL_60M = "service_level_60m"
+ABANDON_RATE_60M = "abandon_rate_60m"
+LONGEST_WAIT = "longest_wait_seconds"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSpec:
+    alert: str  # a name from DESIGN.md's Alerts
+    severity: str  # warning | critical
+    signal: str  # one of the signal names above
+    params: HysteresisParams
+    min_offered: int = 0  # ratios over fewer offered calls than this are no data
+    min_waiting: int = 0  # longest wait with fewer calls waiting than this counts as 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.alert}:{self.severity}"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """One FIRING or RESOLVED: the Alert record of DESIGN.md, minus its encoding."""
+
+    alert_id: str
+    alert: str
+    region: str
+    severity: str
+    state: str  # firing | resolved
+    value: float
+    threshold: float
+    started_at_s: float
+    ts_s: float
+    summary: str
+
+
+def signal(view: RegionView, spec: AlertSpec) -> float | None:
+    if spec.signal == LONGEST_WAIT:
+        waiting = dict(view.calls_waiting).get(ALL_PROVIDERS, 0)
+        if waiting < spec.min_waiting or view.longest_wait_seconds is None:
+            return 0.0
+        return view.longest_wait_seconds
+    for w in view.windows:
+        if w.provider == ALL_PROVIDERS and w.window == "60m":
+            if w.offered < spec.min_offered:
+                return None
+            if spec.signal == SERVICE_LEVEL_60M:
+                return w.kpis.service_level
+            if spec.signal == ABANDON_RATE_60M:
+                return w.kpis.abandon_rate
+    return None
+
+
+def evaluate(
+    states: dict[str, AlertState], specs: tuple[AlertSpec, ...], view: RegionView, region: str
+) -> list[AlertEvent]:
+    """Step each spec's machine IN PLACE in `states` at the view's watermark; return transitions."""
+    ts = view.watermark_s
+    if ts is None:
+        return []
+    events = []
+    for spec in specs:
+        value = signal(view, spec)
+        state, transition = hysteresis.step(
+            states.get(spec.key, hysteresis.initial()), value, ts, spec.params
+        )
+        states[spec.key] = state
+        if transition is not None:
+            events.append(_event(spec, region, transition))
+    return events
+
+
+def _event(spec: AlertSpec, region: str, t: hysteresis.Transition) -> AlertEvent:
+    verb = "above" if spec.params.direction == hysteresis.HIGH_IS_BAD else "below"
+    summary = (
+        f"{spec.alert} ({spec.severity}) in {region}: {spec.signal} {t.value:.4g} "
+        f"{verb} {spec.params.raise_at:g}"
+        if t.kind == hysteresis.FIRING
+        else f"{spec.alert} ({spec.severity}) in {region} resolved: {spec.signal} {t.value:.4g}"
+    )
+    return AlertEvent(
+        alert_id=hysteresis.alert_id(region, spec.alert, t.episode, spec.severity),
+        alert=spec.alert,
+        region=region,
+        severity=spec.severity,
+        state=t.kind,
+        value=t.value,
+        threshold=spec.params.raise_at,
+        started_at_s=t.started_at_s,
+        ts_s=t.ts_s,
+        summary=summary,
+    )
+
+
+def active(
+    states: dict[str, AlertState], specs: tuple[AlertSpec, ...]
+) -> tuple[tuple[str, str, int], ...]:
+    """(alert, severity, 1 if firing else 0) for every spec: the surge_alert_active samples."""
+    out = []
+    for spec in specs:
+        state = states.get(spec.key)
+        firing = state is not None and state.status in ("firing", "clearing")
+        out.append((spec.alert, spec.severity, int(firing)))
+    return tuple(out)
