@@ -116,3 +116,18 @@ def _cumulative_buckets(state: RegionState, config: WindowConfig) -> tuple[tuple
         running += n
         out.append((float(le), running))
     return tuple(out)
+
+
+def region_status(view: RegionView) -> dict[str, float | int | None]:
+    """The figures other regions' decisions need (overflow routing): region-wide, latest."""
+    figures: dict[str, float | int | None] = {
+        "watermark_s": view.watermark_s,
+        "calls_waiting": dict(view.calls_waiting).get(ALL_PROVIDERS, 0),
+        "longest_wait_seconds": view.longest_wait_seconds,
+    }
+    for w in view.windows:
+        if w.provider == ALL_PROVIDERS:
+            figures[f"service_level_{w.window}"] = w.kpis.service_level
+            figures[f"abandon_rate_{w.window}"] = w.kpis.abandon_rate
+            figures[f"offered_{w.window}"] = w.offered
+    return figures

@@ -13,9 +13,12 @@ from detectors import hysteresis
 from detectors.answer_rates import ALL_PROVIDERS, RegionView
 from detectors.hysteresis import AlertState, HysteresisParams
 
-# Signals a spec can watch, read from a RegionView.
-SERVICE_LEVEL_60M = "service_level_60m"
-ABANDON_RATE_60M = "abandon_rate_60m"
+# Signals a spec can watch, read from a RegionView. As in the Prometheus rules, a KPI alert needs
+# both windows past the threshold (the 60m one and the 15m one), so the signal is the better of
+# the two: for service level the higher (an absent 15m figure, nothing answered lately, leaves the
+# 60m one), for abandonment the lower (an absent 15m figure, nothing offered, is no data).
+SERVICE_LEVEL = "service_level"
+ABANDON_RATE = "abandon_rate"
 LONGEST_WAIT = "longest_wait_seconds"
 
 
@@ -55,15 +58,25 @@ def signal(view: RegionView, spec: AlertSpec) -> float | None:
         if waiting < spec.min_waiting or view.longest_wait_seconds is None:
             return 0.0
         return view.longest_wait_seconds
-    for w in view.windows:
-        if w.provider == ALL_PROVIDERS and w.window == "60m":
-            if w.offered < spec.min_offered:
-                return None
-            if spec.signal == SERVICE_LEVEL_60M:
-                return w.kpis.service_level
-            if spec.signal == ABANDON_RATE_60M:
-                return w.kpis.abandon_rate
-    return None
+    return _kpi_signal(view, spec)
+
+
+def _kpi_signal(view: RegionView, spec: AlertSpec) -> float | None:
+    region = {w.window: w for w in view.windows if w.provider == ALL_PROVIDERS}
+    hour, quarter = region.get("60m"), region.get("15m")
+    if hour is None or hour.offered < spec.min_offered:
+        return None
+    if spec.signal == SERVICE_LEVEL:
+        level, recent = hour.kpis.service_level, quarter.kpis.service_level if quarter else None
+        if level is None or recent is None:
+            return level
+        return max(level, recent)
+    if spec.signal == ABANDON_RATE:
+        rate, recent = hour.kpis.abandon_rate, quarter.kpis.abandon_rate if quarter else None
+        if rate is None or recent is None:
+            return None
+        return min(rate, recent)
+    raise ValueError(f"unknown alert signal {spec.signal!r}")
 
 
 def evaluate(

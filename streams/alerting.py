@@ -6,9 +6,9 @@ import orjson
 
 from detectors.hysteresis import HysteresisParams
 from detectors.region_alerts import (
-    ABANDON_RATE_60M,
+    ABANDON_RATE,
     LONGEST_WAIT,
-    SERVICE_LEVEL_60M,
+    SERVICE_LEVEL,
     AlertEvent,
     AlertSpec,
 )
@@ -44,7 +44,7 @@ def alert_specs(t: Thresholds = THRESHOLDS) -> tuple[AlertSpec, ...]:
             AlertSpec(
                 "ServiceLevelBelowStandard",
                 severity,
-                SERVICE_LEVEL_60M,
+                SERVICE_LEVEL,
                 params,
                 min_offered=t.kpi_min_offered_per_hour,
             )
@@ -57,7 +57,7 @@ def alert_specs(t: Thresholds = THRESHOLDS) -> tuple[AlertSpec, ...]:
             AlertSpec(
                 "AbandonmentAboveStandard",
                 severity,
-                ABANDON_RATE_60M,
+                ABANDON_RATE,
                 params,
                 min_offered=t.kpi_min_offered_per_hour,
             )

@@ -10,15 +10,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import faust
+import orjson
 import structlog
 
 from detectors import hysteresis, region_alerts, windows
-from detectors.answer_rates import RegionView, region_view
+from detectors.answer_rates import RegionView, region_status, region_view
 from detectors.hysteresis import AlertState
 from detectors.region_alerts import AlertSpec
 from detectors.windows import CallObs, RegionState, WindowConfig
 from streams.alerting import alert_specs, encode_alert
 from streams.catalogue import Catalogue
+from streams.checkpoints import ensure_topic
 from streams.config import Settings, window_config
 from streams.metrics import Metrics
 from streams.records import CallEvent, parse_call_event
@@ -28,6 +30,8 @@ from streams.topics import Topics
 log = structlog.get_logger(__name__)
 
 CHECKPOINT_NAME = "answer-rates"
+ALERTS = "alerts"  # output: Alert records (DESIGN.md) on the alerts topic
+STATUS = "status"  # output: each region's latest figures, for overflow routing
 
 
 @dataclass(slots=True)
@@ -69,12 +73,13 @@ class AnswerRateOps:
         view = region_view(state.windows, self.config)
         return replace(view, alerts_active=region_alerts.active(state.alerts, self.specs))
 
-    def settle(self, region: str, state: AnswerState) -> list[bytes]:
+    def settle(self, region: str, state: AnswerState) -> list[tuple[str, bytes]]:
         view = region_view(state.windows, self.config)
         events = region_alerts.evaluate(state.alerts, self.specs, view, region)
         for e in events:
             log.info("stream_alert", alert_id=e.alert_id, state=e.state, value=e.value)
-        return [encode_alert(e) for e in events]
+        status = orjson.dumps({"region": region, **region_status(view)})
+        return [*((ALERTS, encode_alert(e)) for e in events), (STATUS, status)]
 
     def event_time(self, event: CallEvent) -> float:
         return event.ts_s
@@ -83,13 +88,28 @@ class AnswerRateOps:
         return event.region
 
 
+def status_topic(settings: Settings) -> str:
+    """Compacted, one partition: the latest figures of every region in one place, whichever
+    worker owns the region, for the overflow policy that decides across regions."""
+    return f"{settings.app_id}-region-status"
+
+
 def prepare(settings: Settings) -> None:
     prepare_checkpoints(settings, CHECKPOINT_NAME, settings.topic_calls)
+    ensure_topic(settings, status_topic(settings), 1)
 
 
 def register(
     app: faust.App, topics: Topics, metrics: Metrics, catalogue: Catalogue, settings: Settings
 ) -> RegionEngine[AnswerState, CallEvent, RegionView]:
+    status = app.topic(
+        status_topic(settings),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=1,
+    )
     return register_region_agent(
         app,
         name=CHECKPOINT_NAME,
@@ -101,5 +121,5 @@ def register(
         topics=topics,
         metrics=metrics,
         regions=catalogue.codes(),
-        output=topics.alerts,
+        outputs={ALERTS: topics.alerts, STATUS: status},
     )

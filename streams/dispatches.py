@@ -40,7 +40,7 @@ class DispatchOps:
     def view(self, state: DispatchState) -> DispatchView:
         return dispatches.view(state, self.grace_seconds)
 
-    def settle(self, region: str, state: DispatchState) -> list[bytes]:
+    def settle(self, region: str, state: DispatchState) -> list[tuple[str, bytes]]:
         return []  # dispatches raise no alert of their own: referral spikes are 111-side
 
     def event_time(self, event: DispatchEvent) -> float:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, cast
 
@@ -55,7 +55,8 @@ class StateOps(Protocol[S, E_contra, V_co]):
     def to_json(self, state: S) -> dict[str, Any]: ...
     def from_json(self, doc: dict[str, Any]) -> S: ...
     def view(self, state: S) -> V_co: ...
-    def settle(self, region: str, state: S) -> list[bytes]: ...  # once per batch: outputs
+    # Once per batch per touched region: (output name, record) pairs to publish.
+    def settle(self, region: str, state: S) -> list[tuple[str, bytes]]: ...
     def event_time(self, event: E_contra) -> float: ...
     def region(self, event: E_contra) -> str: ...
 
@@ -178,7 +179,7 @@ def register_region_agent(
     topics: Topics,
     metrics: Metrics,
     regions: Iterable[str],
-    output: faust.TopicT | None = None,
+    outputs: Mapping[str, faust.TopicT] | None = None,
 ) -> RegionEngine[S, E, V]:
     """An agent on `source` that applies each valid event to its region's state, dead-letters the
     invalid and the too-late, and checkpoints once per batch; plus ownership bookkeeping."""
@@ -220,9 +221,8 @@ def register_region_agent(
             # Per touched region: its outputs (in-stream alerts), then one checkpoint, both sent
             # before the batch is acked; a crash in between re-sends outputs with the same ids.
             for region in touched:
-                for record in ops.settle(region, engine.slots[region].state):
-                    if output is not None:
-                        await output.send(key=region.encode(), value=record)
+                for output, record in ops.settle(region, engine.slots[region].state):
+                    await (outputs or {})[output].send(key=region.encode(), value=record)
                 await engine.checkpoint(region)
 
     @app.timer(interval=RECONCILE_INTERVAL_SECONDS)  # type: ignore[untyped-decorator]  # stub
