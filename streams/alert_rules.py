@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Final, Literal
 
 Severity = Literal["warning", "critical"]
@@ -421,6 +421,19 @@ def _rule_lines(rule: AlertRule) -> Iterator[str]:
     yield "        annotations:"
     for key, value in rule.annotations.items():
         yield f"          {key}: {_q(value)}"
+
+
+def accelerated(t: Thresholds, scale: float) -> Thresholds:
+    """The same rules with every `for:` multiplied by `scale`: for scenarios played faster than
+    real time on the local stack (SURGE_RULE_FOR_SCALE). Production keeps scale 1."""
+    if not 0 < scale <= 1:
+        raise ValueError(f"rule for-scale {scale} must be in (0, 1]")
+    scaled = {
+        f.name: max(1, round(getattr(t, f.name) * scale))
+        for f in fields(t)
+        if f.name.endswith("_for_seconds")
+    }
+    return replace(t, **scaled)
 
 
 def render(alerts: Iterable[AlertRule] = ALERTS) -> str:

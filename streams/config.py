@@ -57,7 +57,11 @@ class Settings:
     alertmanager_port: int = 9093
     alert_sink_port: int = 9095
     scrape_interval_seconds: float = 5.0
+    rule_for_scale: float = 1.0  # < 1 shortens every alert rule's `for:` (accelerated scenarios)
     workers: int = 1
+    # Overflow routing: the operators' HTTP API (streams.overflow_api)
+    overflow_api_port: int = 8088
+    overflow_token: str = ""
 
     @property
     def bootstrap_servers(self) -> str:
@@ -69,7 +73,7 @@ class Settings:
 
 
 _PORTS = ("metrics_port", "kafka_port", "kafka_controller_port", "prometheus_port")
-_PORTS_MORE = ("alertmanager_port", "alert_sink_port")
+_PORTS_MORE = ("alertmanager_port", "alert_sink_port", "overflow_api_port")
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -108,6 +112,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"SURGE_LOG_FORMAT={s.log_format!r}: use auto, json or console")
     if s.scrape_interval_seconds <= 0:
         raise ConfigError("SURGE_SCRAPE_INTERVAL_SECONDS must be > 0")
+    if not 0 < s.rule_for_scale <= 1:
+        raise ConfigError("SURGE_RULE_FOR_SCALE must be in (0, 1]; 1 in production")
     if s.batch_max_events < 1 or s.batch_seconds <= 0:
         raise ConfigError("SURGE_BATCH_MAX_EVENTS must be >= 1 and SURGE_BATCH_SECONDS > 0")
     try:

@@ -30,6 +30,7 @@ import structlog
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from streams import alert_rules
 from streams.config import Settings, settings_env
 from streams.errors import StackError
 from streams.topics import design_topics
@@ -381,11 +382,20 @@ def start_alert_sink(settings: Settings, paths: StackPaths) -> None:
 def start_prometheus(settings: Settings, paths: StackPaths) -> None:
     require_free_port(settings.prometheus_port, "Prometheus", "SURGE_PROMETHEUS_PORT")
     targets = ", ".join(f'"127.0.0.1:{p}"' for p in settings.worker_metrics_ports())
+    rules_dir = DEPLOY / "prometheus" / "rules"
+    if settings.rule_for_scale != 1:
+        # Same rules, shorter `for:`, rendered from the one source (streams.alert_rules).
+        rules_dir = paths.conf / "rules"
+        rules_dir.mkdir(exist_ok=True)
+        rules = alert_rules.build_alerts(
+            alert_rules.accelerated(alert_rules.THRESHOLDS, settings.rule_for_scale)
+        )
+        (rules_dir / "surge.yml").write_text(alert_rules.render(rules), encoding="utf-8")
     conf = _render(
         DEPLOY / "prometheus" / "prometheus.yml",
         paths.conf / "prometheus.yml",
         scrape_interval=f"{settings.scrape_interval_seconds:g}s",
-        rules_dir=DEPLOY / "prometheus" / "rules",
+        rules_dir=rules_dir,
         alertmanager_port=settings.alertmanager_port,
         prometheus_port=settings.prometheus_port,
         worker_targets=targets,

@@ -38,6 +38,8 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         workers=4,
         scrape_interval_seconds=1.0,
         session_timeout_seconds=10.0,
+        # Scenarios play hours of event time in seconds: rules keep their conditions, `for:` 2 %.
+        rule_for_scale=0.02,
     )
 
 
@@ -75,5 +77,5 @@ def isolated(services: Settings) -> Iterator[Settings]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if Path(str(item.fspath)).parent.name == "integration":
+        if Path(str(item.fspath)).parent.name in ("integration", "scenarios"):
             item.add_marker(pytest.mark.integration)

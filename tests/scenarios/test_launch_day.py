@@ -1,0 +1,97 @@
+"""The launch-day story end to end: North West and West Midlands collapse, the on-call side is
+paged through the real Prometheus and Alertmanager, the healthy regions are not, and every
+dashboard panel's query runs against the Prometheus the pipeline fed."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from datetime import datetime
+from typing import Any
+
+from grafana.dashboards import panel_queries
+from streams import play, simulate, stack
+from streams.catalogue import default_catalogue
+from streams.config import Settings
+from tests.harness import poll, prom_query, prom_vector
+
+GOOD_FRIDAY_2013_08Z = 1364544000.0
+FAILING = {"north-west", "west-midlands"}
+# Panels whose metrics no worker exports yet (issues 4 and 8: referral baselines and spike
+# scores, breach forecast, callbacks ratio; issue 5: overflow). The test fails if this set is
+# wrong either way, so it shrinks as the metrics arrive.
+NOT_YET_EXPORTED = {
+    "surge_referrals_expected",
+    "surge_referral_spike_score",
+    "surge_breach_forecast_seconds",
+    "surge_callback_within_target_ratio",
+    "surge_overflow_active",
+}
+
+
+def sink_alerts(s: Settings, since_s: float) -> list[dict[str, Any]]:
+    """Alerts the on-call webhook received that started after `since_s`."""
+    url = f"http://127.0.0.1:{s.alert_sink_port}/alerts"
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        notes = json.loads(resp.read())
+    out = []
+    for note in notes:
+        for alert in note.get("alerts", []):
+            started = alert.get("startsAt", "")
+            if started and _epoch(started) >= since_s:
+                out.append({**alert, "receiver_path": note.get("path", "")})
+    return out
+
+
+def _epoch(iso: str) -> float:
+    """Alertmanager's RFC 3339 time (nanoseconds, Z) as epoch seconds."""
+    whole, _, frac = iso.rstrip("Z").partition(".")
+    return datetime.fromisoformat(whole + "+00:00").timestamp() + float(f"0.{frac or 0}")
+
+
+def test_launch_day_pages_the_failing_regions_only_and_dashboards_have_data(
+    isolated: Settings,
+) -> None:
+    """ServiceLevelBelowStandard reaches the on-call webhook for NW and WM and no healthy region."""
+    s = isolated
+    started = time.time() - 1
+    scenario = simulate.launch_day(GOOD_FRIDAY_2013_08Z, 3 * 3600, failure_after_s=3600)
+    events = simulate.generate(scenario, default_catalogue(), seed=2013)
+    paths = stack.stack_paths(s)
+    stack.start_worker(s, paths, 0)
+    stack.start_worker(s, paths, 1)
+    # Paced (3 h of event time in 36 s): the rules' `increase(...[1h])` must see the calls arrive
+    # over several scrapes, as they would live, not all before the first scrape.
+    play.produce(events, s, speed=300.0)
+
+    def paged() -> set[str]:
+        return {
+            a["labels"]["region"]
+            for a in sink_alerts(s, started)
+            if a["labels"].get("alertname") == "ServiceLevelBelowStandard"
+        }
+
+    regions = poll(paged, lambda r: r >= FAILING, timeout_s=180, interval_s=2)
+    assert regions == FAILING
+    # Routed to each region's own on-call receiver.
+    for alert in sink_alerts(s, started):
+        if alert["labels"].get("alertname") == "ServiceLevelBelowStandard":
+            assert alert["receiver_path"] == alert["labels"]["region"]
+    firing = prom_vector(
+        s, 'ALERTS{alertname="ServiceLevelBelowStandard", alertstate="firing"}', "region"
+    )
+    assert {r for (r,) in firing} == FAILING
+
+    # Every dashboard panel's query runs; each returns data unless its metric is not exported yet.
+    empty = set()
+    for uid, title, expr in panel_queries("north-west"):
+        result = prom_query(s, expr)  # raises on a query Prometheus rejects
+        if not result:
+            empty.add((uid, title, expr))
+    missing_metrics = {m for _, _, expr in empty for m in NOT_YET_EXPORTED if m in expr}
+    unexplained = {
+        (uid, title) for uid, title, expr in empty if not any(m in expr for m in NOT_YET_EXPORTED)
+    }
+    assert unexplained == set()
+    assert missing_metrics == NOT_YET_EXPORTED
