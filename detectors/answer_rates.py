@@ -54,6 +54,8 @@ class RegionView:
     too_late: int
     expired_calls: int
     alerts_active: tuple[tuple[str, str, int], ...] = ()  # (alert, severity, 0|1), in-stream
+    # (kind, expected count or None while warming up, score, alarmed), last closed quarter-hour
+    referral_spikes: tuple[tuple[str, float | None, float, bool], ...] = ()
 
 
 def window_label(minutes: int) -> str:

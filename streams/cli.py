@@ -62,6 +62,13 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=2013)
     d.set_defaults(func=cmd_demo)
 
+    b = sub.add_parser("baseline", help="learn referral baselines from normal generated weeks")
+    b.add_argument("--weeks", type=int, default=2, help="normal weeks to learn from")
+    b.add_argument("--start", default="2013-02-04T00:00:00+00:00", help="a Monday, ISO-8601")
+    b.add_argument("--seed", type=int, default=1)
+    b.add_argument("--out", type=Path, required=True, help="JSON for SURGE_REFERRAL_BASELINE")
+    b.set_defaults(func=cmd_baseline)
+
     a = sub.add_parser("alert-sink", help="Alertmanager webhook receiver (the stack starts one)")
     a.add_argument("--host", default="127.0.0.1")
     a.add_argument("--port", type=int, required=True)
@@ -188,6 +195,19 @@ def _print_where_to_look(settings: Settings) -> None:
         dead_letter_topic=settings.topic_dead_letter,
         logs=str(stack.stack_paths(settings).logs),
     )
+
+
+def cmd_baseline(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import history, simulate
+
+    start = datetime.fromisoformat(args.start).timestamp() // 60 * 60
+    if args.weeks < 1:
+        raise ConfigError("--weeks must be at least 1")
+    catalogue = load_catalogue(Path(settings.catalogue) if settings.catalogue else None)
+    scenario = simulate.normal(start, args.weeks * 7 * 86400)
+    events = simulate.generate(scenario, catalogue, args.seed)
+    history.write_baselines(history.learn_baselines(events), args.out)
+    return 0
 
 
 def cmd_alert_sink(args: argparse.Namespace, settings: Settings) -> int:

@@ -46,6 +46,7 @@ class Settings:
     answer_target_seconds: float = 60.0
     abandon_threshold_seconds: float = 30.0
     open_call_limit_seconds: float = 14400.0
+    referral_baseline: str = ""  # JSON of warm-start baselines (`surge-monitor baseline`)
     # Batching on the hot path: state is checkpointed once per batch, not once per event
     batch_max_events: int = 2000
     batch_seconds: float = 0.5
@@ -122,6 +123,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"window settings (SURGE_GRACE_SECONDS, ...): {exc}") from exc
     if not 1 <= s.workers <= 16:
         raise ConfigError(f"SURGE_WORKERS={s.workers}: use 1 to 16 workers")
+    if s.referral_baseline and not Path(s.referral_baseline).is_file():
+        raise ConfigError(f"SURGE_REFERRAL_BASELINE={s.referral_baseline!r} is not a file")
     if s.catalogue and not Path(s.catalogue).is_file():
         raise ConfigError(f"SURGE_CATALOGUE={s.catalogue!r} is not a file")
 

@@ -24,7 +24,7 @@ class DispatchOps:
     grace_seconds: float
     dedup_seconds: float
 
-    def initial(self) -> DispatchState:
+    def initial(self, region: str) -> DispatchState:
         return dispatches.initial()
 
     def apply(self, state: DispatchState, event: DispatchEvent) -> str:

@@ -67,7 +67,29 @@ def _region_families(views: dict[str, RegionView]) -> Iterator[Metric]:
     yield from _gauges(views)
     yield _referral_rates(views)
     yield _alerts_active(views)
+    yield from _referral_spikes(views)
     yield _wait_histogram(views)
+
+
+def _referral_spikes(views: dict[str, RegionView]) -> Iterator[Metric]:
+    expected = GaugeMetricFamily(
+        "surge_referrals_expected",
+        "Expected referrals of a kind in the last closed quarter-hour: the hour-of-week referral "
+        "rate times the calls triaged in it (absent while the baseline warms up).",
+        labels=["region", "kind"],
+    )
+    score = GaugeMetricFamily(
+        "surge_referral_spike_score",
+        "Standardised excess of the last closed quarter-hour's referrals over expected "
+        "(one-sided Poisson z; ~0 normal, above 3 a spike).",
+        labels=["region", "kind"],
+    )
+    for region, view in sorted(views.items()):
+        for kind, exp, z, _ in view.referral_spikes:
+            if exp is not None:
+                expected.add_metric([region, kind], exp)
+            score.add_metric([region, kind], z)
+    yield from (expected, score)
 
 
 def _alerts_active(views: dict[str, RegionView]) -> Metric:

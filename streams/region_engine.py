@@ -50,7 +50,7 @@ V_contra = TypeVar("V_contra", contravariant=True)
 class StateOps(Protocol[S, E_contra, V_co]):
     """What a detector offers the engine: pure functions over one region's state."""
 
-    def initial(self) -> S: ...
+    def initial(self, region: str) -> S: ...
     def apply(self, state: S, event: E_contra) -> str: ...  # ok | late | duplicate | too_late
     def to_json(self, state: S) -> dict[str, Any]: ...
     def from_json(self, doc: dict[str, Any]) -> S: ...
@@ -112,7 +112,7 @@ class RegionEngine(Generic[S, E, V]):
     def slot(self, region: str, partition: int) -> RegionSlot[S]:
         slot = self.slots.get(region)
         if slot is None:  # no checkpoint in the partition: the region starts here
-            slot = self.slots[region] = RegionSlot(self.ops.initial(), partition, -1)
+            slot = self.slots[region] = RegionSlot(self.ops.initial(region), partition, -1)
         return slot
 
     def apply(self, event: E, partition: int, offset: int) -> str:
