@@ -32,7 +32,10 @@ def quarter(state: windows.RegionState, start: int, ambulance: int, other: int) 
         )
 
 
-def run(quarters: list[tuple[int, int]], spikes: referrals.ReferralState) -> list[tuple]:
+Spikes = tuple[tuple[str, float | None, float, bool], ...]
+
+
+def run(quarters: list[tuple[int, int]], spikes: referrals.ReferralState) -> list[Spikes]:
     w = windows.initial()
     seen = []
     for n, (amb, other) in enumerate(quarters):
