@@ -77,5 +77,5 @@ def isolated(services: Settings) -> Iterator[Settings]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if Path(str(item.fspath)).parent.name in ("integration", "scenarios"):
+        if Path(str(item.fspath)).parent.name in ("integration", "scenarios", "faults"):
             item.add_marker(pytest.mark.integration)
