@@ -62,10 +62,11 @@ def poll(
         time.sleep(interval_s)
 
 
-def prom_query(settings: Settings, expr: str) -> list[dict[str, Any]]:
-    """An instant query through Prometheus' HTTP API."""
+def prom_query(settings: Settings, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+    """An instant query through Prometheus' HTTP API, now or at Unix time `at`."""
+    params = {"query": expr} if at is None else {"query": expr, "time": f"{at:.3f}"}
     url = f"http://127.0.0.1:{settings.prometheus_port}/api/v1/query?" + urllib.parse.urlencode(
-        {"query": expr}
+        params
     )
     with urllib.request.urlopen(url, timeout=5) as resp:
         doc = json.loads(resp.read())
@@ -74,10 +75,12 @@ def prom_query(settings: Settings, expr: str) -> list[dict[str, Any]]:
     return result
 
 
-def prom_vector(settings: Settings, expr: str, *labels: str) -> dict[tuple[str, ...], float]:
+def prom_vector(
+    settings: Settings, expr: str, *labels: str, at: float | None = None
+) -> dict[tuple[str, ...], float]:
     """An instant vector as {label values: value}; empty when Prometheus is unreachable."""
     try:
-        rows = prom_query(settings, expr)
+        rows = prom_query(settings, expr, at)
     except OSError:
         return {}
     return {tuple(r["metric"].get(k, "") for k in labels): float(r["value"][1]) for r in rows}
