@@ -7,7 +7,7 @@ from pathlib import Path
 import faust
 from prometheus_client import CollectorRegistry
 
-from streams import answer_rates, dispatches
+from streams import answer_rates, dispatches, overflow
 from streams.catalogue import Catalogue, load_catalogue
 from streams.config import Settings
 from streams.metrics import Metrics
@@ -36,4 +36,5 @@ def create_app(
     metrics = Metrics(registry, (settings.topic_calls, settings.topic_dispatches))
     answer_rates.register(app, topics, metrics, catalogue, settings)
     dispatches.register(app, topics, metrics, catalogue, settings)
+    overflow.register(app, registry, catalogue, settings)
     return app

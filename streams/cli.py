@@ -17,6 +17,7 @@ from streams.catalogue import load_catalogue
 from streams.config import Settings, load_settings
 from streams.errors import ConfigError, SurgeError
 from streams.logs import configure_logging
+from streams.overflow_cli import add_commands as add_overflow_commands
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--port", type=int, required=True)
     a.add_argument("--out", type=Path, required=True)
     a.set_defaults(func=cmd_alert_sink)
+    add_overflow_commands(sub)
     return p
 
 

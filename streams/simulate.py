@@ -90,6 +90,8 @@ class Scenario:
     failure_start_s: float | None = None
     capacity_left: float = 0.3
     daily_calls: float = 45_000.0
+    # Capacity back to normal from the first whole minute at or after this (None: never).
+    recovery_start_s: float | None = None
 
 
 def launch_day(
@@ -186,8 +188,9 @@ class _Window:
     end_ms: int
     day_share: FloatArray  # fraction of an average day's calls falling in each minute
     hour_share: FloatArray  # fraction of a day's 999 dispatches in each minute (no weekend lift)
-    failed: npt.NDArray[np.bool_]  # minute starts at or after the failure (failing regions only)
+    failed: npt.NDArray[np.bool_]  # minute starts in [failure, recovery) (failing regions only)
     failure_ms: int
+    recovery_ms: int
 
 
 def _window(s: Scenario) -> _Window:
@@ -208,10 +211,11 @@ def _window(s: Scenario) -> _Window:
         day_share[m] = hour_share[m] * weekday_share * weekend
     start_ms = round(s.start_s * 1000)
     failure_ms = NEVER_MS if s.failure_start_s is None else round(s.failure_start_s * 1000)
+    recovery_ms = NEVER_MS if s.recovery_start_s is None else round(s.recovery_start_s * 1000)
     minute_ms = start_ms + 60_000 * np.arange(n_min, dtype=np.int64)
     return _Window(
         start_ms, start_ms + round(s.duration_s * 1000), day_share, hour_share,
-        minute_ms >= failure_ms, failure_ms,
+        (minute_ms >= failure_ms) & (minute_ms < recovery_ms), failure_ms, recovery_ms,
     )  # fmt: skip
 
 
@@ -346,7 +350,12 @@ def _provider_calls(
     shifts = _shifts(_rota(rate, provider.staffing, failed, s.capacity_left), w.start_ms)
     answer = _queue(arrival, patience, handle, shifts)
     answered = answer >= 0
-    overwhelmed = answered & (answer >= w.failure_ms) & (region.code in s.failing_regions)
+    overwhelmed = (
+        answered
+        & (answer >= w.failure_ms)
+        & (answer < w.recovery_ms)
+        & (region.code in s.failing_regions)
+    )
     base, lifted = (
         _mix_index(rng, DISPOSITION_MIX.values(), n),
         _mix_index(rng, failure_mix().values(), n),

@@ -6,7 +6,7 @@ import structlog
 from faust.worker import Worker
 from prometheus_client import REGISTRY, start_http_server
 
-from streams import answer_rates, dispatches
+from streams import answer_rates, dispatches, overflow
 from streams.app import create_app
 from streams.config import Settings
 from streams.errors import ConfigError
@@ -24,6 +24,7 @@ def run_worker(settings: Settings) -> None:
         ) from exc
     answer_rates.prepare(settings)
     dispatches.prepare(settings)
+    overflow.prepare(settings)
     app = create_app(settings, REGISTRY)
     log.info(
         "worker_starting",

@@ -395,3 +395,19 @@ def test_invalid_scenarios_are_rejected(scenario: sim.Scenario, catalogue: Catal
     """A scenario off the minute grid, empty, over 100 % capacity or naming no region is refused."""
     with pytest.raises(ConfigError):
         sim.generate(scenario, catalogue, seed=1)
+
+
+def test_a_recovery_gives_the_failing_regions_their_capacity_back(catalogue: Catalogue) -> None:
+    """With `recovery_start_s` the failing regions collapse during the failure and meet the
+    standard again once the backlog has cleared after the recovery."""
+    start = GOOD_FRIDAY + 8 * 3600
+    failure, recovery = start + 3600, start + 2 * 3600
+    scenario = sim.Scenario(
+        "recovery", start, 5 * 3600, FAILING, failure, recovery_start_s=recovery
+    )
+    truth = sim.ground_truth(sim.generate(scenario, catalogue, seed=3))
+    for region in FAILING:
+        during = {"since_s": failure, "until_s": recovery}
+        within = truth.total(region, "answered_within_60", **during)
+        assert within / truth.total(region, "answered", **during) < 0.8
+        assert service_level(truth, region, since_s=recovery + 3600) > 0.9
