@@ -20,6 +20,7 @@ from streams.alert_rules import (
     render,
 )
 from streams.catalogue import load_catalogue
+from tests.design import DESIGN_METRICS
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules"
@@ -37,34 +38,6 @@ DESIGN_ALERTS = (
     "RegionFeedSilent",
     "PipelineLagging",
     "DeadLetterRateHigh",
-)
-# ../shared/DESIGN.md, section Metrics: the only names a rule (or a rule test) may read.
-DESIGN_METRICS = frozenset(
-    {
-        "surge_calls_total",
-        "surge_calls_answered_within_target_total",
-        "surge_calls_abandoned_after_threshold_total",
-        "surge_answer_wait_seconds",
-        "surge_answer_rate_ratio",
-        "surge_service_level_ratio",
-        "surge_abandon_rate_ratio",
-        "surge_calls_waiting",
-        "surge_longest_wait_seconds",
-        "surge_dispositions_total",
-        "surge_dispatches_total",
-        "surge_referral_rate_ratio",
-        "surge_referrals_expected",
-        "surge_referral_spike_score",
-        "surge_callbacks_total",
-        "surge_callbacks_within_target_total",
-        "surge_callback_within_target_ratio",
-        "surge_breach_forecast_seconds",
-        "surge_alert_active",
-        "surge_overflow_active",
-        "surge_events_total",
-        "surge_event_lag_seconds",
-        "surge_watermark_seconds",
-    }
 )
 HISTOGRAMS = frozenset({"surge_answer_wait_seconds", "surge_event_lag_seconds"})
 TEMPLATE_VARIABLES = {"webhook_url", "group_wait", "group_interval"}

@@ -13,38 +13,13 @@ import pytest
 
 from grafana.dashboards import JSON_DIR, metric_names, panel_queries, write_all
 from grafana.dashboards.__main__ import main
+from tests.design import DESIGN_METRICS
 
 GRAFANA_DIR = JSON_DIR.parent
 DATASOURCE = {"type": "prometheus", "uid": "surge-prometheus"}
 UIDS = {"surge-national", "surge-region", "surge-pipeline"}
 UNITS = {"percentunit", "s", "short", "cpm", "cps"}
 
-# DESIGN.md, section Metrics: the names Grafana may read.
-DESIGN_METRICS = {
-    "surge_calls_total",
-    "surge_calls_answered_within_target_total",
-    "surge_calls_abandoned_after_threshold_total",
-    "surge_answer_wait_seconds",
-    "surge_answer_rate_ratio",
-    "surge_service_level_ratio",
-    "surge_abandon_rate_ratio",
-    "surge_calls_waiting",
-    "surge_longest_wait_seconds",
-    "surge_dispositions_total",
-    "surge_dispatches_total",
-    "surge_referral_rate_ratio",
-    "surge_referrals_expected",
-    "surge_referral_spike_score",
-    "surge_callbacks_total",
-    "surge_callbacks_within_target_total",
-    "surge_callback_within_target_ratio",
-    "surge_breach_forecast_seconds",
-    "surge_alert_active",
-    "surge_overflow_active",
-    "surge_events_total",
-    "surge_event_lag_seconds",
-    "surge_watermark_seconds",
-}
 
 QUERIES = panel_queries()
 
