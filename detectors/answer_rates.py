@@ -54,6 +54,7 @@ class RegionView:
     too_late: int
     expired_calls: int
     alerts_active: tuple[tuple[str, str, int], ...] = ()  # (alert, severity, 0|1), in-stream
+    history_minutes: int = 0  # minutes of retained history up to the view's end (warm-up)
     # (kind, expected count or None while warming up, score, alarmed), last closed quarter-hour
     referral_spikes: tuple[tuple[str, float | None, float, bool], ...] = ()
 
@@ -62,8 +63,12 @@ def window_label(minutes: int) -> str:
     return f"{minutes}m"
 
 
-def region_view(state: RegionState, config: WindowConfig) -> RegionView:
-    end = closed_minute(state, config)
+def region_view(
+    state: RegionState, config: WindowConfig, end_minute: int | None = None
+) -> RegionView:
+    """The figures at the last closed minute, or at `end_minute` (an earlier closed minute whose
+    buckets are retained: how alerts are evaluated minute by minute, whatever the batching)."""
+    end = closed_minute(state, config) if end_minute is None else end_minute
     names = sorted(providers(state) | {p for p, _ in state.open_calls.values()})
     windows: list[WindowKpis] = []
     referrals: list[tuple[str, str, float]] = []
@@ -85,8 +90,11 @@ def region_view(state: RegionState, config: WindowConfig) -> RegionView:
                 )
     waiting = [(p, calls_waiting(state, p)) for p in names]
     waiting.append((ALL_PROVIDERS, calls_waiting(state)))
+    oldest = min((m for _, m in state.buckets), default=None)
+    history = 0 if end is None or oldest is None else (end - oldest) // 60 + 1
     return RegionView(
-        watermark_s=watermark(state, config),
+        history_minutes=history,
+        watermark_s=watermark(state, config) if end_minute is None else end_minute + 60.0,
         windows=tuple(windows),
         referral_rates=tuple(referrals),
         calls_waiting=tuple(waiting),

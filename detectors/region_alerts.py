@@ -64,7 +64,8 @@ def signal(view: RegionView, spec: AlertSpec) -> float | None:
 def _kpi_signal(view: RegionView, spec: AlertSpec) -> float | None:
     region = {w.window: w for w in view.windows if w.provider == ALL_PROVIDERS}
     hour, quarter = region.get("60m"), region.get("15m")
-    if hour is None or hour.offered < spec.min_offered:
+    # Warm-up: a 60-minute figure over less than 60 minutes of history is no data yet.
+    if hour is None or hour.offered < spec.min_offered or view.history_minutes < 60:
         return None
     if spec.signal == SERVICE_LEVEL:
         level, recent = hour.kpis.service_level, quarter.kpis.service_level if quarter else None

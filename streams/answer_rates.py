@@ -90,7 +90,8 @@ class AnswerRateOps:
         return replace(view, alerts_active=active, referral_spikes=spikes)
 
     def settle(self, region: str, state: AnswerState) -> list[tuple[str, bytes]]:
-        referrals.step(state.referrals, state.windows, closed_minute(state.windows, self.config))
+        closed = closed_minute(state.windows, self.config)
+        referrals.step(state.referrals, state.windows, closed)
         view = region_view(state.windows, self.config)
         events = region_alerts.evaluate(state.alerts, self.specs, view, region)
         for e in events:

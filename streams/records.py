@@ -123,7 +123,11 @@ def decode_object(raw: bytes | None) -> dict[str, object]:
 
 
 def parse_call_event(raw: bytes | None, catalogue: Catalogue) -> CallEvent:
-    doc = decode_object(raw)
+    return validate_call(decode_object(raw), catalogue)
+
+
+def validate_call(doc: dict[str, object], catalogue: Catalogue) -> CallEvent:
+    """A decoded CallEvent document checked against the contract (replay decodes in bulk)."""
     _check_fields(doc, CALL_FIELDS, ("call_id", "event", "ts", "region", "provider"))
     call_id = _ident(doc, "call_id")
     event = _choice(doc, "event", CALL_EVENT_TYPES)
@@ -157,7 +161,10 @@ def parse_call_event(raw: bytes | None, catalogue: Catalogue) -> CallEvent:
 
 
 def parse_dispatch_event(raw: bytes | None, catalogue: Catalogue) -> DispatchEvent:
-    doc = decode_object(raw)
+    return validate_dispatch(decode_object(raw), catalogue)
+
+
+def validate_dispatch(doc: dict[str, object], catalogue: Catalogue) -> DispatchEvent:
     _check_fields(doc, DISPATCH_FIELDS, ("incident_id", "ts", "region", "source", "category"))
     incident_id = _ident(doc, "incident_id")
     ts_s = parse_ts(doc["ts"])

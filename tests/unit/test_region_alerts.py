@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import orjson
 
 from detectors import region_alerts
@@ -36,6 +38,7 @@ def view(ts: float, service_level: float, offered: int = 100) -> RegionView:
         duplicates=0,
         too_late=0,
         expired_calls=0,
+        history_minutes=120,
     )
 
 
@@ -91,3 +94,13 @@ def test_active_reports_every_spec() -> None:
     region_alerts.evaluate(states, SPECS, view(T0, 0.97), "london")
     assert len(region_alerts.active(states, SPECS)) == len(SPECS)
     assert all(on == 0 for _, _, on in region_alerts.active(states, SPECS))
+
+
+def test_no_kpi_alert_before_a_full_hour_of_history() -> None:
+    """Warm-up: a 60-minute ratio over less than 60 minutes of history is no data."""
+    states: dict[str, AlertState] = {}
+    events = []
+    for minute in range(30):
+        young = replace(view(T0 + 60 * minute, 0.5), history_minutes=minute + 1)
+        events += region_alerts.evaluate(states, SPECS, young, "north-east")
+    assert events == []
