@@ -285,7 +285,7 @@ def start_kafka(settings: Settings, paths: StackPaths) -> None:
     )
     java = ["java", "-Xms256m", "-Xmx1g", "-cp", f"{KAFKA_JARS}/*"]
     if not (data / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         fmt = subprocess.run(
             [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
             capture_output=True,
@@ -300,6 +300,15 @@ def start_kafka(settings: Settings, paths: StackPaths) -> None:
     log4j = f"-Dlog4j2.configurationFile={DEPLOY / 'kafka' / 'log4j2.yaml'}"
     _spawn(paths, "kafka", [*java, log4j, "kafka.Kafka", str(props)])
     _wait_healthy(paths, "kafka", lambda: kafka_ready(settings), timeout_s=90)
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id (base64url of 16 random bytes). Like Kafka's own Uuid.randomUuid, never
+    one starting with '-': the storage tool's argument parser would read it as an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def kafka_ready(settings: Settings) -> bool:

@@ -40,3 +40,10 @@ def test_wait_for_polls_until_the_condition_or_the_deadline() -> None:
     calls = iter([False, False, True])
     assert stack.wait_for(lambda: next(calls), timeout_s=5, interval_s=0.01)
     assert not stack.wait_for(lambda: False, timeout_s=0.05, interval_s=0.01)
+
+
+def test_kafka_cluster_ids_never_start_with_a_dash() -> None:
+    """A cluster id starting with '-' would be read as an option by the storage tool."""
+    ids = [stack.new_cluster_id() for _ in range(2000)]
+    assert not any(i.startswith("-") for i in ids)
+    assert all(len(i) == 22 for i in ids)
