@@ -47,6 +47,7 @@ import orjson
 import structlog
 
 from streams.config import Settings
+from streams.kafka_security import client_kwargs
 from streams.logs import configure_logging
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -124,7 +125,10 @@ class Pacer(threading.Thread):
         from kafka import KafkaProducer
 
         producer = KafkaProducer(
-            bootstrap_servers=self.settings.bootstrap_servers, acks="all", linger_ms=0
+            bootstrap_servers=self.settings.bootstrap_servers,
+            acks="all",
+            linger_ms=0,
+            **client_kwargs(self.settings),
         )
         try:
             total = int(self.rate * self.seconds)
@@ -208,7 +212,9 @@ def warm_up(
     from kafka import KafkaProducer
 
     began = time.monotonic()
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers, acks="all", **client_kwargs(settings)
+    )
     try:
         for region, provider in targets:
             producer.send(settings.topic_calls, key=region.encode(), value=marker(region, provider))

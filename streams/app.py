@@ -7,7 +7,7 @@ from pathlib import Path
 import faust
 from prometheus_client import CollectorRegistry
 
-from streams import answer_rates, dispatches, overflow
+from streams import answer_rates, dispatches, kafka_security, overflow
 from streams.catalogue import Catalogue, load_catalogue
 from streams.config import Settings
 from streams.metrics import Metrics
@@ -23,6 +23,7 @@ def create_app(
     app = faust.App(
         settings.app_id,
         broker=settings.kafka_broker,
+        broker_credentials=kafka_security.faust_credentials(settings),
         store="memory://",
         # The worker's only HTTP endpoint is /metrics (prometheus-client); Faust's web stays off.
         web_enabled=False,

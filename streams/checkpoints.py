@@ -20,6 +20,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from streams.config import Settings
 from streams.errors import ConfigError
+from streams.kafka_security import client_kwargs
 
 log = structlog.get_logger(__name__)
 
@@ -32,7 +33,9 @@ def checkpoint_topic(settings: Settings, name: str) -> str:
 
 def ensure_topic(settings: Settings, topic: str, partitions: int) -> None:
     """Create the compacted checkpoint topic if missing; refuse one with the wrong partitions."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, **client_kwargs(settings)
+    )
     try:
         if topic not in admin.list_topics():
             try:
@@ -75,6 +78,7 @@ def read_partition(settings: Settings, topic: str, partition: int) -> dict[str, 
         enable_auto_commit=False,
         group_id=None,
         isolation_level="read_committed",
+        **client_kwargs(settings),
     )
     latest: dict[str, dict[str, object]] = {}
     try:

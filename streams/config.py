@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from detectors.windows import WindowConfig
 from streams.errors import ConfigError
+from streams.kafka_security import validate as validate_kafka_security
 
 PREFIX = "SURGE_"
 
@@ -33,6 +34,15 @@ class Settings:
     topic_overflow: str = "surge.overflow"
     topic_dead_letter: str = "surge.dead-letter"
     session_timeout_seconds: float = 30.0
+    # Kafka client security (streams/kafka_security.py); secrets never in repr or logs
+    kafka_security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"  # SCRAM-SHA-256 | SCRAM-SHA-512 | PLAIN
+    kafka_username: str = ""
+    kafka_password: str = field(default="", repr=False)
+    kafka_password_file: str = ""  # a mounted Secret; read when each client is created
+    kafka_ca_file: str = ""  # PEM CA bundle; empty = the system trust store
+    kafka_cert_file: str = ""  # client certificate (PEM), for brokers that require mutual TLS
+    kafka_key_file: str = ""  # its unencrypted private key (PEM)
     # Worker
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108
@@ -62,7 +72,7 @@ class Settings:
     workers: int = 1
     # Overflow routing: the operators' HTTP API (streams.overflow_api)
     overflow_api_port: int = 8088
-    overflow_token: str = ""
+    overflow_token: str = field(default="", repr=False)
 
     @property
     def bootstrap_servers(self) -> str:
@@ -107,6 +117,7 @@ def _convert(key: str, raw: str, kind: Callable[[str], Any]) -> Any:
 
 def _validate(s: Settings) -> None:
     _validate_connections(s)
+    validate_kafka_security(s)
     if s.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"SURGE_LOG_LEVEL={s.log_level!r}: use debug, info, warning or error")
     if s.log_format not in ("auto", "json", "console"):

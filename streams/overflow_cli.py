@@ -22,6 +22,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from streams.catalogue import Catalogue, load_catalogue
 from streams.config import Settings
 from streams.errors import StackError
+from streams.kafka_security import client_kwargs, explained
 from streams.overflow import DEFAULT_TTL_MINUTES, latest_commands, parse_request, requests_topic
 
 log = structlog.get_logger(__name__)
@@ -39,7 +40,12 @@ def submit(settings: Settings, doc: dict[str, Any]) -> dict[str, Any]:
     (with its `request_id`). Raises OverflowRequestError on a bad request."""
     request = parse_request(doc, _catalogue(settings))
     try:
-        producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+        with explained(settings):
+            producer = KafkaProducer(
+                bootstrap_servers=settings.bootstrap_servers, acks="all", **client_kwargs(settings)
+            )
+    except StackError:
+        raise  # already says why
     except Exception as exc:  # kafka-python raises several kinds when the broker is absent
         raise StackError(
             f"cannot reach Kafka at {settings.bootstrap_servers} ({exc}); is the stack up?"
@@ -66,7 +72,12 @@ def submit(settings: Settings, doc: dict[str, Any]) -> dict[str, Any]:
 
 def read_commands(settings: Settings, timeout_s: float = 10.0) -> list[dict[str, Any]]:
     """Every record of `surge.overflow`, partition by partition (a region's are in order)."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    with explained(settings):
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers,
+            enable_auto_commit=False,
+            **client_kwargs(settings),
+        )
     out: list[dict[str, Any]] = []
     try:
         parts = consumer.partitions_for_topic(settings.topic_overflow) or set()

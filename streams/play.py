@@ -15,6 +15,7 @@ import structlog
 from kafka import KafkaProducer
 
 from streams.config import Settings
+from streams.kafka_security import client_kwargs, explained
 from streams.simulate import Emitted, GroundTruth
 
 log = structlog.get_logger(__name__)
@@ -38,9 +39,14 @@ def produce(
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Send `events` keyed by region; with speed > 0 event time runs `speed` x the wall clock."""
-    producer = KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=20, retries=10
-    )
+    with explained(settings):
+        producer = KafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers,
+            acks="all",
+            linger_ms=20,
+            retries=10,
+            **client_kwargs(settings),
+        )
     sent = 0
     try:
         if not events:

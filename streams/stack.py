@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -33,6 +33,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from streams import alert_rules
 from streams.config import Settings, settings_env
 from streams.errors import StackError
+from streams.kafka_security import client_kwargs
 from streams.topics import design_topics
 
 log = structlog.get_logger(__name__)
@@ -269,7 +270,18 @@ def _render(template: Path, dest: Path, **values: object) -> Path:
     return dest
 
 
-def start_kafka(settings: Settings, paths: StackPaths) -> None:
+def start_kafka(
+    settings: Settings,
+    paths: StackPaths,
+    extra_properties: Mapping[str, str] | None = None,
+    format_args: Sequence[str] = (),
+) -> None:
+    """Format (first time) and start the broker, then wait until `settings`' clients reach it.
+
+    `extra_properties` replace or add lines of the rendered server.properties (a SASL_SSL
+    listener, say) and `format_args` go to the storage format (`--add-scram ...` creates SCRAM
+    users before the first start); without them the broker is the plaintext loopback default.
+    """
     require_free_port(settings.kafka_port, "Kafka", "SURGE_KAFKA_PORT")
     require_free_port(
         settings.kafka_controller_port, "the Kafka controller", "SURGE_KAFKA_CONTROLLER_PORT"
@@ -283,11 +295,14 @@ def start_kafka(settings: Settings, paths: StackPaths) -> None:
         controller_port=settings.kafka_controller_port,
         data_dir=data,
     )
+    if extra_properties:
+        set_properties(props, extra_properties)
     java = ["java", "-Xms256m", "-Xmx1g", "-cp", f"{KAFKA_JARS}/*"]
     if not (data / "meta.properties").exists():
         cluster_id = new_cluster_id()
+        storage = [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)]
         fmt = subprocess.run(
-            [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+            [*storage, *format_args],
             capture_output=True,
             text=True,
             check=False,
@@ -300,6 +315,19 @@ def start_kafka(settings: Settings, paths: StackPaths) -> None:
     log4j = f"-Dlog4j2.configurationFile={DEPLOY / 'kafka' / 'log4j2.yaml'}"
     _spawn(paths, "kafka", [*java, log4j, "kafka.Kafka", str(props)])
     _wait_healthy(paths, "kafka", lambda: kafka_ready(settings), timeout_s=90)
+
+
+def set_properties(path: Path, values: Mapping[str, str]) -> None:
+    """Replace the `key=value` lines of a .properties file whose key is in `values`; append the
+    others."""
+    lines: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key = line.split("=", 1)[0].strip()
+        setting = "=" in line and not line.lstrip().startswith("#")
+        lines.append(f"{key}={values[key]}" if setting and key in values else line)
+    present = {line.split("=", 1)[0] for line in lines}
+    lines += [f"{key}={value}" for key, value in values.items() if key not in present]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def new_cluster_id() -> str:
@@ -317,7 +345,9 @@ def kafka_ready(settings: Settings) -> bool:
         return False  # not listening yet: skip the admin client and its connection-error logs
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=3000
+            bootstrap_servers=settings.bootstrap_servers,
+            request_timeout_ms=3000,
+            **client_kwargs(settings),
         )
     except (KafkaError, OSError, ValueError):
         return False
@@ -332,7 +362,9 @@ def kafka_ready(settings: Settings) -> bool:
 
 def create_topics(settings: Settings) -> None:
     """Create the design's topics with their partition counts; existing ones are left alone."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, **client_kwargs(settings)
+    )
     try:
         existing = set(admin.list_topics())
         for spec in design_topics(settings):

@@ -6,7 +6,7 @@ import structlog
 from faust.worker import Worker
 from prometheus_client import REGISTRY, start_http_server
 
-from streams import answer_rates, dispatches, overflow
+from streams import answer_rates, dispatches, kafka_security, overflow
 from streams.app import create_app
 from streams.config import Settings
 from streams.errors import ConfigError
@@ -22,14 +22,16 @@ def run_worker(settings: Settings) -> None:
             f"cannot serve /metrics on {settings.metrics_host}:{settings.metrics_port} "
             f"({exc.strerror}); stop what uses the port or set SURGE_METRICS_PORT"
         ) from exc
-    answer_rates.prepare(settings)
-    dispatches.prepare(settings)
-    overflow.prepare(settings)
+    with kafka_security.explained(settings):  # the first Kafka clients: say why they fail
+        answer_rates.prepare(settings)
+        dispatches.prepare(settings)
+        overflow.prepare(settings)
     app = create_app(settings, REGISTRY)
     log.info(
         "worker_starting",
         app_id=settings.app_id,
         broker=settings.kafka_broker,
+        **kafka_security.describe(settings),
         metrics=f"http://{settings.metrics_host}:{settings.metrics_port}/metrics",
     )
     Worker(app, loglevel=settings.log_level, loop=None).execute_from_commandline()
