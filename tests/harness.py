@@ -1,4 +1,5 @@
-"""Harness helpers: free loopback ports, Prometheus queries, Kafka reads, deadline polling."""
+"""Harness helpers: free loopback ports, Prometheus queries, Kafka reads, consumer-group
+assignment and lag, worker memory, deadline polling."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient, OffsetSpec
+from kafka.errors import KafkaError
 
 from streams.config import Settings
+from streams.kafka_security import client_kwargs
 
 T = TypeVar("T")
 
@@ -92,6 +96,7 @@ def read_topic(settings: Settings, topic: str, expected: int, timeout_s: float) 
         bootstrap_servers=settings.bootstrap_servers,
         enable_auto_commit=False,
         consumer_timeout_ms=1000,
+        **client_kwargs(settings),
     )
     try:
         parts = consumer.partitions_for_topic(topic) or set()
@@ -105,3 +110,61 @@ def read_topic(settings: Settings, topic: str, expected: int, timeout_s: float) 
         return out
     finally:
         consumer.close()
+
+
+def group_assignment(settings: Settings, topic: str) -> dict[str, list[int]] | None:
+    """{member id: its partitions of `topic`} of the app's consumer group (group id = app id),
+    as Kafka's group coordinator holds it; None unless the group is Stable (not rebalancing)."""
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.bootstrap_servers, **client_kwargs(settings)
+        )
+    except KafkaError:
+        return None
+    try:
+        group = admin.describe_groups([settings.app_id])[settings.app_id]
+    except KafkaError:  # no coordinator yet: the first member is still joining
+        return None
+    finally:
+        admin.close()
+    if group["group_state"] != "Stable":
+        return None
+    out: dict[str, list[int]] = {}
+    for member in group["members"]:
+        assigned = member["member_assignment"]["assigned_partitions"]
+        out[member["member_id"]] = sorted(
+            p for entry in assigned if entry["topic"] == topic for p in entry["partitions"]
+        )
+    return out
+
+
+def consumer_lag(settings: Settings, topics: list[str]) -> int:
+    """Messages in `topics` the app's consumer group has not committed yet (end offset minus
+    committed offset, summed over partitions; a partition never committed counts in full)."""
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, **client_kwargs(settings)
+    )
+    try:
+        partitions = [
+            TopicPartition(t["name"], p["partition_index"])
+            for t in admin.describe_topics(topics)
+            for p in t["partitions"]
+        ]
+        ends = admin.list_partition_offsets(dict.fromkeys(partitions, OffsetSpec.LATEST))
+        committed = admin.list_group_offsets(settings.app_id)[settings.app_id]
+    finally:
+        admin.close()
+    lag = 0
+    for tp in partitions:
+        done = committed[tp].offset if tp in committed else 0
+        lag += ends[tp].offset - max(done, 0)
+    return lag
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident memory (VmHWM of /proc/<pid>/status), in MiB."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")

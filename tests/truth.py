@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from streams.records import CallEvent
 from streams.simulate import Emitted, GroundTruth
 
 WINDOWS_MINUTES = (15, 60)
@@ -73,4 +74,37 @@ def expected_dispatches(truth: GroundTruth) -> dict[tuple[str, ...], int]:
             _, source, category = name.split(":")
             key = (region, source, category)
             out[key] = out.get(key, 0) + n
+    return out
+
+
+def expected_open_calls(events: Sequence[Emitted], limit_s: float) -> dict[str, tuple[int, int]]:
+    """{region: (expired, waiting)} once every event is in: a call offered and never answered or
+    abandoned expires once the region's newest event is more than `limit_s` after the offer.
+
+    Exact only when every call that is resolved is resolved within `limit_s` (a slower one could
+    expire before its answer arrives), so that is checked rather than assumed.
+    """
+    offered: dict[str, tuple[str, float]] = {}
+    resolved: dict[str, float] = {}
+    newest: dict[str, float] = {}
+    for e in events:
+        ev = e.event
+        if e.topic != "calls" or not isinstance(ev, CallEvent):
+            continue
+        newest[ev.region] = max(newest.get(ev.region, ev.ts_s), ev.ts_s)
+        if ev.event == "offered":
+            offered[ev.call_id] = (ev.region, ev.ts_s)
+        elif ev.event in ("answered", "abandoned"):
+            resolved[ev.call_id] = ev.ts_s
+    slow = [c for c, ts in resolved.items() if c in offered and ts - offered[c][1] > limit_s]
+    if slow:
+        raise ValueError(f"{len(slow)} calls resolved after more than {limit_s} s, e.g. {slow[0]}")
+    out = dict.fromkeys(newest, (0, 0))
+    for call_id, (region, ts) in offered.items():
+        if call_id not in resolved:
+            expired, waiting = out[region]
+            if ts < newest[region] - limit_s:
+                out[region] = (expired + 1, waiting)
+            else:
+                out[region] = (expired, waiting + 1)
     return out
