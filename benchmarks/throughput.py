@@ -1,12 +1,12 @@
 """Throughput benchmark: our Faust workers against a raw aiokafka consumer, same run, same events.
 
-Run: ``.venv/bin/python benchmarks/throughput.py [--events N] [--workers 1 2] [--seed S]``
-(defaults 200000, 1 2, 1; about 75 s on 2 cores).
+Run: ``.venv/bin/python benchmarks/throughput.py [--events N] [--workers 1 2] [--seed S]
+[--event-loops asyncio uvloop]`` (defaults 200000, 1 2, 1, both loops; about 2 minutes on 2 cores).
 
-1. Starts a private local stack (``streams.stack.up(settings, with_workers=False)``: Kafka 4.0
-   in KRaft mode, Prometheus, Alertmanager, the alert sink) on free loopback ports below 32000,
-   in a temporary state directory, and always stops it at the end (``stack.down``); the
-   directory is deleted after a successful run and kept (its path logged) after a failure.
+1. Starts a private local stack (``common.private_stack``: Kafka 4.0 in KRaft mode, Prometheus,
+   Alertmanager, the alert sink) on free loopback ports below 32000, in a temporary state
+   directory, and always stops it at the end (``stack.down``); the directory is deleted after a
+   successful run and kept (its path logged) after a failure.
 2. Generates ``--events`` call events with the project's generator (``streams.simulate.normal``
    at England's default 45,000 calls a day, from Wednesday 6 March 2024 00:00 London time, as
    many whole hours as it takes; the first N call events in event-time order; dispatches are
@@ -14,10 +14,11 @@ Run: ``.venv/bin/python benchmarks/throughput.py [--events N] [--workers 1 2] [-
    region) to a fresh topic set of this run (8 partitions for the calls).
 3. Reference: a raw ``aiokafka.AIOKafkaConsumer`` in a child process reads the calls topic from
    the beginning with ``getmany`` and decodes every value with ``orjson.loads``.
-4. Ours: for each ``--workers`` count, that many real workers (``stack.start_worker``, the
-   ``surge-monitor worker`` process of production) on a fresh app id, so they read the topic
-   from the beginning, started together. Every 0.5 s the benchmark reads each worker's own
-   ``/metrics`` (``http://127.0.0.1:<metrics port + i>/metrics``) and sums
+4. Ours: for each ``--workers`` count and each ``--event-loops`` loop (``SURGE_EVENT_LOOP``),
+   that many real workers (``stack.start_worker``, the ``surge-monitor worker`` process of
+   production) on a fresh app id, so they read the topic from the beginning, started together.
+   Every 0.5 s the benchmark reads each worker's own ``/metrics``
+   (``http://127.0.0.1:<metrics port + i>/metrics``) and sums
    ``surge_events_total{topic=<calls topic>}`` over the workers, until the results ok + late +
    invalid reach N (or ``--timeout``). A worker counts an event when it has applied it to its
    region's state (or dead-lettered it), before the batch's checkpoint is written. The generated
@@ -34,7 +35,11 @@ is known to +-0.5 s. Reference: N / (t_last - t_ready), t_ready being the return
 the ``getmany`` that completes N. Start-up (process start, imports, group join, partition
 assignment, first fetch) is left out of events/s and shown on its own: seconds from the spawn of
 the workers (the reference's start) to t_first (t_ready). Peak RSS is each process's VmHWM from
-/proc/<pid>/status, read just before it stops (summed over workers).
+/proc/<pid>/status, read just before it stops (summed over workers). Events per CPU second: the
+same events over the user + system CPU time the workers (the reference) used in the same interval
+(/proc/<pid>/stat, read at each poll; ``time.process_time()`` in the reference): on a machine
+shared with other work it moves less than events/s, so it is the fairer comparison of two
+configurations measured minutes apart (asyncio against uvloop).
 
 Kafka, the workers, Prometheus' scrapes and this script share the machine's cores: the load
 average before and after is printed with the table.
@@ -44,30 +49,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import os
-import random
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 import orjson
 import structlog
 
-from streams.config import Settings, load_settings
+from streams.config import EVENT_LOOPS, Settings
 from streams.logs import configure_logging
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (
+    START,
+    cpu_seconds,
+    load_average,
+    peak_rss_mb,
+    private_stack,
+    running,
+    scrape,
+    table,
+)
 
 if TYPE_CHECKING:
     from streams.simulate import Emitted
@@ -75,12 +84,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("benchmarks.throughput")
 
-START = datetime(2024, 3, 6, tzinfo=ZoneInfo("Europe/London"))  # a Wednesday, no DST change
 CALLS_PER_HOUR_GUESS = 4_400  # call events per hour at 45k calls a day, weekday average
 POLL_SECONDS = 0.5
-SESSION_TIMEOUT_SECONDS = 10.0  # as the tests: the group join waits about half of it
-# Ports below Linux's ephemeral range (32768-60999), as tests/harness.py picks them.
-PORT_LOW, PORT_HIGH = 20000, 32000
 
 
 @dataclass(frozen=True)
@@ -91,59 +96,12 @@ class Row:
     rate: float  # events/s over that interval
     startup: float  # start to t_first
     rss_mb: float
+    cpu_rate: float  # events per CPU second (user + system) over the same interval
     complete: bool = True
     reread: int | None = None  # counted as duplicate: re-read after a partition moved
 
 
-# ---- ports, settings, events ---------------------------------------------------------------------
-
-_picked: set[int] = set()
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port_range(count: int = 1) -> int:
-    """A base port with `count` consecutive free loopback ports (tests/harness.py's rule)."""
-    rng = random.Random()
-    for _ in range(1000):
-        base = rng.randrange(PORT_LOW, PORT_HIGH - count)
-        ports = range(base, base + count)
-        if not _picked.intersection(ports) and all(_bindable(p) for p in ports):
-            _picked.update(ports)
-            return base
-    raise RuntimeError(f"no {count} free consecutive ports in {PORT_LOW}-{PORT_HIGH}")
-
-
-def bench_settings(state_dir: Path, workers: int, tag: str) -> Settings:
-    """A private stack on free ports (as tests/conftest.py's base_settings), topics of this run."""
-    kafka_port = free_port_range()
-    return load_settings(
-        {},
-        state_dir=str(state_dir),
-        kafka_broker=f"kafka://127.0.0.1:{kafka_port}",
-        kafka_port=kafka_port,
-        kafka_controller_port=free_port_range(),
-        prometheus_port=free_port_range(),
-        alertmanager_port=free_port_range(),
-        alert_sink_port=free_port_range(),
-        metrics_port=free_port_range(workers),
-        workers=workers,
-        session_timeout_seconds=SESSION_TIMEOUT_SECONDS,
-        app_id=f"bench-{tag}",
-        topic_calls=f"bench-calls-{tag}",
-        topic_dispatches=f"bench-dispatches-{tag}",
-        topic_alerts=f"bench-alerts-{tag}",
-        topic_overflow=f"bench-overflow-{tag}",
-        topic_dead_letter=f"bench-dead-letter-{tag}",
-    )
+# ---- events --------------------------------------------------------------------------------------
 
 
 def call_events(n: int, seed: int) -> list[Emitted]:
@@ -161,33 +119,6 @@ def call_events(n: int, seed: int) -> list[Emitted]:
             log.info("generated", call_events=len(events), hours=hours, kept=n)
             return events[:n]
         hours = math.ceil(hours * 1.2 * n / max(len(events), 1))
-
-
-# ---- processes -----------------------------------------------------------------------------------
-
-
-def peak_rss_mb(pid: int) -> float:
-    """VmHWM (peak resident set) of a live process, in MB; NaN if it cannot be read."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return math.nan
-
-
-def running(pid: int) -> bool:
-    """True while the process exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return not stat.rsplit(") ", 1)[-1].startswith("Z")
-
-
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 # ---- reference: raw aiokafka -------------------------------------------------------------------
@@ -208,6 +139,7 @@ async def consume_raw(bootstrap: str, topic: str, n: int, timeout_s: float) -> d
     await consumer.start()
     # Connected and assigned, nothing read yet: the first fetch's round trip counts against it.
     t_ready = time.monotonic()
+    cpu_ready = time.process_time()
     count = 0
     try:
         while count < n and time.monotonic() - began < timeout_s:
@@ -217,12 +149,14 @@ async def consume_raw(bootstrap: str, topic: str, n: int, timeout_s: float) -> d
                     orjson.loads(record.value)
                 count += len(records)
         t_last = time.monotonic()
+        cpu_last = time.process_time()
     finally:
         await consumer.stop()
     return {
         "count": count,
         "startup": t_ready - began,
         "seconds": t_last - t_ready,
+        "cpu_seconds": cpu_last - cpu_ready,
         "rss_mb": peak_rss_mb(os.getpid()),
     }
 
@@ -254,6 +188,7 @@ def run_reference(settings: Settings, n: int, timeout_s: float) -> Row:
         rate,
         r["startup"],
         r["rss_mb"],
+        counted / r["cpu_seconds"] if r["cpu_seconds"] > 0 else math.nan,
         counted >= n,
     )
 
@@ -264,21 +199,14 @@ def run_reference(settings: Settings, n: int, timeout_s: float) -> Row:
 def counted_events(url: str, topic: str) -> dict[str, float] | None:
     """surge_events_total{topic} by result on one worker's /metrics; None if the endpoint does
     not answer (yet)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 (loopback URL we build)
-            text = resp.read().decode()
-    except OSError:
+    samples = scrape(url, "surge_events_total")
+    if samples is None:
         return None
-    # Only the pipeline counter's lines are parsed: the page also carries every region's figures.
-    lines = "\n".join(x for x in text.splitlines() if x.startswith("surge_events_total{"))
     out = dict.fromkeys(RESULTS, 0.0)
-    for family in text_string_to_metric_families(lines + "\n"):
-        for sample in family.samples:
-            result = sample.labels.get("result", "")
-            if sample.labels.get("topic") == topic and result in out:
-                out[result] += sample.value
+    for labels, value in samples:
+        result = labels.get("result", "")
+        if labels.get("topic") == topic and result in out:
+            out[result] += value
     return out
 
 
@@ -292,6 +220,7 @@ class Observation:
     first: float  # events applied or rejected, summed over workers
     reread: float  # events counted as duplicates: re-delivered after a partition moved
     all_counting: bool  # every worker has counted at least one event
+    cpu: float  # CPU seconds used so far, summed over workers
 
 
 def watch(
@@ -323,8 +252,9 @@ def watch(
                     seen.add(i)
                     log.info("worker_counting", worker=i, events=int(firsts[i]))
             rereads = sum(c.get("duplicate", 0.0) for c in per_worker)
+            cpu = sum(cpu_seconds(pid) for pid in pids)
             samples.append(
-                Observation((t0 + t1) / 2, sum(firsts), rereads, len(seen) == len(names))
+                Observation((t0 + t1) / 2, sum(firsts), rereads, len(seen) == len(names), cpu)
             )
         if t1 - last_report >= 10 and samples:
             last_report = t1
@@ -333,15 +263,20 @@ def watch(
     return samples, pids
 
 
-def run_workers(settings: Settings, count: int, n: int, timeout_s: float) -> Row:
-    """`count` workers on a fresh app id, polled until they have counted all `n` events."""
+def run_workers(settings: Settings, count: int, n: int, timeout_s: float, loop: str) -> Row:
+    """`count` workers on a fresh app id, on event loop `loop` (SURGE_EVENT_LOOP), polled until
+    they have counted all `n` events."""
     from streams import stack
 
-    s = replace(settings, app_id=f"{settings.app_id}-w{count}-{uuid.uuid4().hex[:6]}")
+    s = replace(
+        settings,
+        app_id=f"{settings.app_id}-w{count}-{loop}-{uuid.uuid4().hex[:6]}",
+        event_loop=loop,
+    )
     paths = stack.stack_paths(s)
     names = [stack.worker_name(i) for i in range(count)]
     urls = [f"http://127.0.0.1:{s.metrics_port + i}/metrics" for i in range(count)]
-    log.info("workers_starting", workers=count, app_id=s.app_id)
+    log.info("workers_starting", workers=count, app_id=s.app_id, event_loop=loop)
     began = time.monotonic()
     try:
         for i in range(count):  # started together, so they join the group in one round
@@ -356,18 +291,22 @@ def run_workers(settings: Settings, count: int, n: int, timeout_s: float) -> Row
         raise RuntimeError(f"{count} worker(s) counted {samples[-1:]} of {n} events in time")
     first, last = counting[0], counting[-1]
     rate = (last.first - first.first) / (last.t - first.t)
+    cpu_rate = (last.first - first.first) / (last.cpu - first.cpu)
     if last.first < n:
         log.warning("workers_timeout", after_s=timeout_s, counted=int(last.first), of=n)
     elif last.first > n:  # a batch applied twice: revoked before its checkpoint was written
         log.warning("counted_more_than_produced", counted=int(last.first), produced=n)
-    log.info("workers_done", workers=count, events=int(last.first), events_per_s=round(rate))
+    log.info(
+        "workers_done", workers=count, loop=loop, events=int(last.first), events_per_s=round(rate)
+    )
     return Row(
-        f"surge-monitor worker x{count} (Faust)",
+        f"surge-monitor worker x{count} (Faust, {loop})",
         int(last.first),
         last.t - first.t,
         rate,
         first.t - began,
         rss,
+        cpu_rate,
         last.first >= n,
         int(last.reread),
     )
@@ -376,22 +315,10 @@ def run_workers(settings: Settings, count: int, n: int, timeout_s: float) -> Row
 # ---- report ------------------------------------------------------------------------------------
 
 
-def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
-    widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
-
-
 def report(rows: list[Row], command: str, notes: list[str]) -> str:
     ref = rows[0].rate
     header = ["configuration", "events", "seconds", "events/s", "ratio to reference",
-              "start-up s", "re-read", "peak RSS MB"]  # fmt: skip
+              "events per CPU s", "start-up s", "re-read", "peak RSS MB"]  # fmt: skip
     cells = [
         [
             r.label + ("" if r.complete else " INCOMPLETE"),
@@ -399,6 +326,7 @@ def report(rows: list[Row], command: str, notes: list[str]) -> str:
             f"{r.seconds:.1f}",
             f"{r.rate:,.0f}",
             f"{r.rate / ref:.3f}",
+            f"{r.cpu_rate:,.0f}",
             f"{r.startup:.1f}",
             "-" if r.reread is None else f"{r.reread:,}",
             f"{r.rss_mb:.0f}",
@@ -414,6 +342,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts")
     parser.add_argument("--seed", type=int, default=1, help="generator seed")
     parser.add_argument(
+        "--event-loops",
+        nargs="+",
+        choices=EVENT_LOOPS,
+        default=sorted(EVENT_LOOPS),
+        help="the workers' SURGE_EVENT_LOOP, each measured in turn (default: asyncio uvloop)",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=300.0, help="seconds allowed per configuration"
     )
     parser.add_argument("--reference-child", nargs=4, help=argparse.SUPPRESS)
@@ -424,35 +359,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--events must be at least 1000 and each --workers 1 to 8 (8 partitions)")
     configure_logging("info", "console")
 
-    from streams import play, stack
+    from streams import play
 
     began = time.monotonic()
     load_before = load_average()
-    tag = uuid.uuid4().hex[:8]
-    state = Path(tempfile.mkdtemp(prefix="surge-bench-"))
-    settings = bench_settings(state, max(args.workers), tag)
-    ok = False
-    try:
-        t = time.monotonic()
-        events = call_events(args.events, args.seed)
-        generated_s = time.monotonic() - t
-        mean_bytes = sum(len(play.encode(e)) for e in events[:10_000]) / min(len(events), 10_000)
-        stack.up(settings, with_workers=False)
-        stack.create_topics(settings)
+    t = time.monotonic()
+    events = call_events(args.events, args.seed)
+    generated_s = time.monotonic() - t
+    mean_bytes = sum(len(play.encode(e)) for e in events[:10_000]) / min(len(events), 10_000)
+    with private_stack("surge-bench-", max(args.workers), uuid.uuid4().hex[:8]) as settings:
         t = time.monotonic()
         play.produce(events, settings, 0.0)
         produced_s = time.monotonic() - t
         del events
         rows = [run_reference(settings, args.events, args.timeout)]
-        rows += [run_workers(settings, w, args.events, args.timeout) for w in args.workers]
-        ok = True
-    finally:
-        with contextlib.suppress(Exception):
-            stack.down(settings)
-        if ok:
-            shutil.rmtree(state, ignore_errors=True)
-        else:
-            log.warning("state_kept", state_dir=str(state), hint="logs in <state_dir>/logs")
+        rows += [
+            run_workers(settings, w, args.events, args.timeout, loop)
+            for w in args.workers
+            for loop in args.event_loops
+        ]
     notes = [
         f"{args.events:,} call events (mean {mean_bytes:.0f} B of JSON) of normal traffic from "
         f"{START:%a %d %b %Y %H:%M} London, seed {args.seed}; topic of 8 partitions; "
@@ -464,14 +389,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(surge_events_total{topic=calls}, ok+late+invalid,",
         "summed over workers; re-read = result duplicate, events read again after a rebalance); "
         "reference N / (t_last - t_ready), t_ready = consumer.start() returned.",
-        "start-up s = process start to t_first (t_ready); peak RSS = VmHWM, summed over workers.",
+        "events per CPU s: the same events / the user + system CPU seconds the process(es) used "
+        "over the same interval (/proc/<pid>/stat; less",
+        "sensitive than events/s to other work on the machine). start-up s = process start to "
+        "t_first (t_ready); peak RSS = VmHWM, summed over workers.",
         f"Kafka, the consumers, Prometheus and this script share {os.cpu_count()} cores; load "
         f"average before {load_before}, after {load_average()}; total "
         f"{time.monotonic() - began:.0f} s.",
     ]
     command = (
         f"$ .venv/bin/python benchmarks/throughput.py --events {args.events} "
-        f"--workers {' '.join(map(str, args.workers))} --seed {args.seed}"
+        f"--workers {' '.join(map(str, args.workers))} --seed {args.seed} "
+        f"--event-loops {' '.join(args.event_loops)}"
     )
     sys.stdout.write(report(rows, command, notes))
     return 0

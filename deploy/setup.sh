@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what surge-monitor needs on a fresh Debian machine, and nothing twice:
-#   - Debian packages: Prometheus, Alertmanager (+ promtool, amtool), Java 17+ and Maven if missing;
+#   - Debian packages: Prometheus, Alertmanager (+ promtool, amtool), Chromium (headless, for the
+#     scorecard report's test), Java 17+ and Maven if missing;
 #   - the Apache Kafka broker jars from Maven Central (deploy/kafka/pom.xml);
 #   - a project virtualenv (.venv) with the package and its dev tools.
 # Idempotent: each step checks before it installs. Run by `make setup` (and so by demo and test).
@@ -20,6 +21,7 @@ as_root() {
 missing=()
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+command -v chromium >/dev/null || missing+=(chromium)  # renders the scorecard HTML in its test
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v docker-compose >/dev/null || missing+=(docker-compose)  # `config` check of deploy/compose.yaml

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from detectors import forecast
 from detectors.windows import (
     Kpis,
     RegionState,
@@ -19,6 +20,7 @@ from detectors.windows import (
     closed_minute,
     kpis,
     longest_wait_seconds,
+    oldest_minute,
     providers,
     watermark,
     window_totals,
@@ -57,6 +59,9 @@ class RegionView:
     history_minutes: int = 0  # minutes of retained history up to the view's end (warm-up)
     # (kind, expected count or None while warming up, score, alarmed), last closed quarter-hour
     referral_spikes: tuple[tuple[str, float | None, float, bool], ...] = ()
+    # Seconds until the service level breaches (detectors.forecast): 0 already, +inf none within
+    # the forecast's horizon, None without a closed minute.
+    breach_forecast_seconds: float | None = None
 
 
 def window_label(minutes: int) -> str:
@@ -64,12 +69,19 @@ def window_label(minutes: int) -> str:
 
 
 def region_view(
-    state: RegionState, config: WindowConfig, end_minute: int | None = None
+    state: RegionState,
+    config: WindowConfig,
+    end_minute: int | None = None,
+    *,
+    per_provider: bool = True,
 ) -> RegionView:
     """The figures at the last closed minute, or at `end_minute` (an earlier closed minute whose
-    buckets are retained: how alerts are evaluated minute by minute, whatever the batching)."""
+    buckets are retained: how alerts are evaluated minute by minute, whatever the batching).
+    `per_provider=False` leaves out the providers' own windows (alerts read region-wide ones)."""
     end = closed_minute(state, config) if end_minute is None else end_minute
     names = sorted(providers(state) | {p for p, _ in state.open_calls.values()})
+    if not per_provider:
+        names = []
     windows: list[WindowKpis] = []
     referrals: list[tuple[str, str, float]] = []
     if end is not None:
@@ -90,7 +102,7 @@ def region_view(
                 )
     waiting = [(p, calls_waiting(state, p)) for p in names]
     waiting.append((ALL_PROVIDERS, calls_waiting(state)))
-    oldest = min((m for _, m in state.buckets), default=None)
+    oldest = oldest_minute(state)
     history = 0 if end is None or oldest is None else (end - oldest) // 60 + 1
     return RegionView(
         history_minutes=history,
@@ -106,6 +118,9 @@ def region_view(
         duplicates=state.duplicates,
         too_late=state.too_late,
         expired_calls=state.expired_calls,
+        breach_forecast_seconds=None
+        if end is None
+        else forecast.forecast(state, config, end, forecast.Params()).seconds,
     )
 
 

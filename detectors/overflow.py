@@ -70,13 +70,13 @@ class Override:
 
 @dataclass(frozen=True, slots=True)
 class PolicyParams:
-    on_below: float = 0.80  # THRESHOLDS.service_level_critical
+    on_below: float = 0.75  # THRESHOLDS.service_level_critical
     on_after_seconds: float = 900
     off_above: float = 0.92
     off_after_seconds: float = 900
     min_dwell_seconds: float = 1800
     target_min_service_level: float = 0.95  # THRESHOLDS.service_level_standard
-    target_keep_service_level: float = 0.90  # THRESHOLDS.service_level_warning
+    target_keep_service_level: float = 0.85  # THRESHOLDS.service_level_warning
     target_min_spare: float = 0.2
     max_sources_per_target: int = 1
     share: float = 0.3

@@ -20,9 +20,12 @@ import numpy as np
 
 from detectors import baseline
 from detectors.spikes import cusum, poisson
-from detectors.windows import RegionState, window_totals
+from detectors.windows import RegionState, oldest_minute, window_totals
 
 INTERVAL_SECONDS = 900
+# The score (surge_referral_spike_score) pools the last hour: one quarter-hour holds two or three
+# ambulance referrals in a small region, too few for any z to mean much; four hold enough.
+SCORE_INTERVALS = 4
 KINDS = ("ambulance", "ed")
 ALL = "all"  # the baseline of every disposition (the denominator of the rate)
 BASELINE = baseline.Params()
@@ -33,8 +36,10 @@ CUSUM = cusum.Params()
 class KindState:
     cusum: cusum.State = field(default_factory=cusum.State)
     expected: float | None = None  # last evaluated quarter-hour's expected count
-    score: float = 0.0  # standardised excess (one-sided z) of that quarter-hour
-    alarmed: bool = False  # the CUSUM alarmed on it
+    score: float = 0.0  # standardised excess (one-sided z) of the last SCORE_INTERVALS
+    alarmed: bool = False  # the CUSUM alarmed on the last quarter-hour
+    # (count, expected) of the last SCORE_INTERVALS quarter-hours with a baseline, oldest first
+    recent: list[tuple[int, float]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -50,7 +55,8 @@ def step(state: ReferralState, windows: RegionState, closed_minute: int | None) 
     if closed_minute is None:
         return
     complete_until = (closed_minute + 60) // INTERVAL_SECONDS * INTERVAL_SECONDS
-    oldest_retained = min((m for _, m in windows.buckets), default=complete_until)
+    oldest = oldest_minute(windows)
+    oldest_retained = complete_until if oldest is None else oldest
     first = oldest_retained // INTERVAL_SECONDS * INTERVAL_SECONDS  # a region's first quarter
     start = first if state.next_interval_s is None else max(state.next_interval_s, first)
     while start + INTERVAL_SECONDS <= complete_until:
@@ -77,7 +83,9 @@ def _evaluate(state: ReferralState, windows: RegionState, start: int) -> None:
         k.cusum, score = cusum.update(k.cusum, count, expected, CUSUM)
         k.alarmed = score.alarm
         k.expected = None if math.isnan(expected) else expected
-        k.score = _z(count, expected)
+        if k.expected is not None:
+            k.recent = [*k.recent, (count, k.expected)][-SCORE_INTERVALS:]
+        k.score = _z(sum(c for c, _ in k.recent), sum(e for _, e in k.recent))
         state.baselines[kind] = baseline.update(kind_base, how, count, BASELINE, alarmed=k.alarmed)
         alarmed_any = alarmed_any or k.alarmed
     state.baselines[ALL] = baseline.update(all_base, how, triaged, BASELINE, alarmed=alarmed_any)
@@ -100,6 +108,7 @@ def to_json(state: ReferralState) -> dict[str, Any]:
                 "expected": s.expected,
                 "score": s.score,
                 "alarmed": s.alarmed,
+                "recent": [[c, e] for c, e in s.recent],
             }
             for k, s in sorted(state.kinds.items())
         },
@@ -109,7 +118,13 @@ def to_json(state: ReferralState) -> dict[str, Any]:
 
 def from_json(doc: dict[str, Any]) -> ReferralState:
     kinds = {
-        k: KindState(cusum.from_json(s["cusum"]), s["expected"], float(s["score"]), s["alarmed"])
+        k: KindState(
+            cusum.from_json(s["cusum"]),
+            s["expected"],
+            float(s["score"]),
+            s["alarmed"],
+            [(int(c), float(e)) for c, e in s.get("recent", [])],
+        )
         for k, s in doc["kinds"].items()
     }
     baselines = {k: baseline.from_json(b) for k, b in doc["baselines"].items()}

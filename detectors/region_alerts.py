@@ -20,6 +20,12 @@ from detectors.hysteresis import AlertState, HysteresisParams
 SERVICE_LEVEL = "service_level"
 ABANDON_RATE = "abandon_rate"
 LONGEST_WAIT = "longest_wait_seconds"
+# The referral spike score of a kind (the last hour against the hour-of-week baseline), no data
+# while the baseline warms up: "referral_spike_score:ambulance", "referral_spike_score:ed".
+REFERRAL_SPIKE = "referral_spike_score:"
+# Seconds until the service level is forecast to breach (detectors.forecast; low is bad, +inf
+# none coming); no data while the region warms up, as for the KPI alerts.
+BREACH_FORECAST = "breach_forecast_seconds"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,14 @@ class AlertEvent:
 
 
 def signal(view: RegionView, spec: AlertSpec) -> float | None:
+    if spec.signal.startswith(REFERRAL_SPIKE):
+        kind = spec.signal.removeprefix(REFERRAL_SPIKE)
+        for name, expected, score, _ in view.referral_spikes:
+            if name == kind:
+                return None if expected is None else score
+        return None
+    if spec.signal == BREACH_FORECAST:
+        return view.breach_forecast_seconds if view.history_minutes >= 60 else None
     if spec.signal == LONGEST_WAIT:
         waiting = dict(view.calls_waiting).get(ALL_PROVIDERS, 0)
         if waiting < spec.min_waiting or view.longest_wait_seconds is None:

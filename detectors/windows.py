@@ -38,7 +38,7 @@ DISPOSITION = "disposition"
 KINDS = frozenset({OFFERED, ANSWERED, ABANDONED, CALLBACK_REQUESTED, CALLBACK_MADE, DISPOSITION})
 _OUTCOMES = frozenset({ANSWERED, ABANDONED})
 
-STATE_VERSION = 2  # bump when the to_json layout changes, so an old changelog fails loudly
+STATE_VERSION = 3  # bump when the to_json layout changes, so an old changelog fails loudly
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,9 @@ class WindowConfig:
     answer_target_seconds: float = 60.0  # service level: answered with wait <= target
     abandon_threshold_seconds: float = 30.0  # abandonment: abandoned with wait > threshold
     open_call_limit_seconds: float = 4 * 3600.0  # offered, never answered/abandoned: expires
+    # Clinical callback made within this of its request (DESIGN.md: 10 min). Requests wait for
+    # their callback up to open_call_limit_seconds, then are forgotten like open calls.
+    callback_target_seconds: float = 600.0
     # Upper bounds of the answered-wait histogram (Prometheus `le`), around the 60 s target.
     wait_buckets_seconds: tuple[float, ...] = (10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 
@@ -69,6 +72,12 @@ class WindowConfig:
             )
         if self.open_call_limit_seconds <= 0:
             raise ValueError("open_call_limit_seconds must be positive")
+        # (Callback counts are order-independent within grace while target + grace < limit.)
+        if not 0 <= self.callback_target_seconds <= self.open_call_limit_seconds:
+            raise ValueError(
+                f"callback_target_seconds {self.callback_target_seconds:g} must be >= 0 and at "
+                "most open_call_limit_seconds, which bounds how long a request is kept"
+            )
         if not self.grace_seconds / 60 < self.dedup_minutes <= self.retention_minutes:
             raise ValueError(
                 f"dedup_minutes {self.dedup_minutes} must exceed the grace "
@@ -102,6 +111,8 @@ class Bucket:
     answered_wait_sum_seconds: float = 0.0
     callbacks_requested: int = 0
     callbacks_made: int = 0
+    # callbacks made within callback_target_seconds of their request, in the minute of the made
+    callbacks_within_target: int = 0
     dispositions: dict[str, int] = field(default_factory=dict)
 
 
@@ -114,6 +125,7 @@ _COUNTS = (
     "abandoned_after_threshold",
     "callbacks_requested",
     "callbacks_made",
+    "callbacks_within_target",
 )
 
 
@@ -144,11 +156,20 @@ class RegionState:
     # Answered waits per histogram bucket (not cumulative; last = above the top bound) and sum.
     wait_counts: list[int] = field(default_factory=list)
     wait_sum_seconds: float = 0.0
+    # Callbacks waiting for their other half: id -> request ts, and id -> (provider, made ts) of
+    # a callback_made that overtook its request. Forgotten after open_call_limit_seconds.
+    callback_requests: dict[str, float] = field(default_factory=dict)
+    callbacks_made_early: dict[str, tuple[str, float]] = field(default_factory=dict)
     _minutes: dict[int, _Minute] = field(default_factory=dict, compare=False, repr=False)
     _minute_heap: list[int] = field(default_factory=list, compare=False, repr=False)
     _seen_heap: list[int] = field(default_factory=list, compare=False, repr=False)
     # (offered ts, call_id); entries of calls since closed stay until popped or compacted
     _open_heap: list[tuple[float, str]] = field(default_factory=list, compare=False, repr=False)
+    # (ts, call_id) of both callback dicts; entries since paired stay until popped or compacted
+    _callback_heap: list[tuple[float, str]] = field(default_factory=list, compare=False, repr=False)
+    # When a list (a replay sets one), each evicted (provider, minute, bucket) is appended to it:
+    # a minute's final counts, late events included. None (live) keeps eviction free.
+    evicted: list[tuple[str, int, Bucket]] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +184,7 @@ class Totals:
     answered_wait_sum_seconds: float = 0.0
     callbacks_requested: int = 0
     callbacks_made: int = 0
+    callbacks_within_target: int = 0
     dispositions: tuple[tuple[str, int], ...] = ()
 
 
@@ -174,6 +196,9 @@ class Kpis:
     service_level: float | None
     abandon_rate: float | None
     average_speed_of_answer_seconds: float | None
+    # callbacks made within target / callbacks requested. Counted in the minute of each event, so
+    # requests in a window's last minutes whose callback is not yet due lower the figure a little.
+    callback_within_target_rate: float | None = None
 
 
 def initial() -> RegionState:
@@ -268,12 +293,53 @@ def _count(
             bucket.abandoned_after_threshold += 1
             _add_cumulative(state, obs.provider, "abandoned_after_threshold")
         state.open_calls.pop(obs.call_id, None)
-    elif kind == CALLBACK_REQUESTED:
-        bucket.callbacks_requested += 1
-    elif kind == CALLBACK_MADE:
-        bucket.callbacks_made += 1
+    elif kind in (CALLBACK_REQUESTED, CALLBACK_MADE):
+        _count_callback(state, bucket, obs, config)
     else:
         bucket.dispositions[label] = bucket.dispositions.get(label, 0) + 1
+
+
+def _count_callback(state: RegionState, bucket: Bucket, obs: CallObs, config: WindowConfig) -> None:
+    """Count a request or a made callback, and pair it with its other half if that came first."""
+    if obs.kind == CALLBACK_REQUESTED:
+        bucket.callbacks_requested += 1
+        made = state.callbacks_made_early.pop(obs.call_id, None)
+        if made is not None:  # the callback overtook its request: count it now, in its minute
+            _callback_paired(state, made[0], made[1], obs.ts_s, config)
+        elif _callback_may_wait(state, obs.call_id, obs.ts_s, config):
+            state.callback_requests[obs.call_id] = obs.ts_s
+        return
+    bucket.callbacks_made += 1
+    requested = state.callback_requests.pop(obs.call_id, None)
+    if requested is not None:
+        _callback_paired(state, obs.provider, obs.ts_s, requested, config)
+    elif _callback_may_wait(state, obs.call_id, obs.ts_s, config):
+        state.callbacks_made_early[obs.call_id] = (obs.provider, obs.ts_s)
+
+
+def _callback_paired(
+    state: RegionState, provider: str, made_ts: float, requested_ts: float, config: WindowConfig
+) -> None:
+    """Count a callback within target in the bucket of the made event, whichever came first."""
+    if made_ts - requested_ts > config.callback_target_seconds:
+        return
+    bucket = state.buckets.get((provider, int(made_ts // 60) * 60))
+    if bucket is not None:  # None only if made is behind retention while its request is not
+        bucket.callbacks_within_target += 1
+    _add_cumulative(state, provider, "callbacks_within_target")
+
+
+def _callback_may_wait(state: RegionState, call_id: str, ts: float, config: WindowConfig) -> bool:
+    """Whether a callback event may wait for its other half: not if already older than the
+    open-call limit (as in _open, so the outcome is the same whichever order events came in)."""
+    max_ts = state.max_ts_s
+    if max_ts is not None and ts < max_ts - config.open_call_limit_seconds:
+        return False
+    waiting = len(state.callback_requests) + len(state.callbacks_made_early)
+    if len(state._callback_heap) > 2 * waiting + 64:  # mostly paired: compact, O(1) amortised
+        _rebuild_callback_heap(state)
+    heappush(state._callback_heap, (ts, call_id))
+    return True
 
 
 def _add_cumulative(state: RegionState, provider: str, name: str) -> None:
@@ -316,7 +382,9 @@ def _evict(state: RegionState, config: WindowConfig) -> None:
         minute = heappop(heap)
         slot = state._minutes.pop(minute)
         for provider in slot.providers:
-            del state.buckets[(provider, minute)]
+            bucket = state.buckets.pop((provider, minute))
+            if state.evicted is not None:
+                state.evicted.append((provider, minute, bucket))
         for key in slot.keys:
             state.seen.pop(key, None)
     seen_cutoff = mark_minute - config.dedup_minutes * 60
@@ -335,11 +403,31 @@ def _evict(state: RegionState, config: WindowConfig) -> None:
         if entry is not None and entry[1] == ts:
             del state.open_calls[call_id]
             state.expired_calls += 1
+    _forget_callbacks(state, expire_before)
+
+
+def _forget_callbacks(state: RegionState, before_s: float) -> None:
+    """Forget callback halves older than `before_s` whose other half never came."""
+    heap = state._callback_heap
+    while heap and heap[0][0] < before_s:
+        ts, call_id = heappop(heap)
+        if state.callback_requests.get(call_id) == ts:
+            del state.callback_requests[call_id]
+        made = state.callbacks_made_early.get(call_id)
+        if made is not None and made[1] == ts:
+            del state.callbacks_made_early[call_id]
 
 
 def _rebuild_open_heap(state: RegionState) -> None:
     state._open_heap = [(ts, call_id) for call_id, (_, ts) in state.open_calls.items()]
     heapify(state._open_heap)
+
+
+def _rebuild_callback_heap(state: RegionState) -> None:
+    heap = [(ts, call_id) for call_id, ts in state.callback_requests.items()]
+    heap += [(ts, call_id) for call_id, (_, ts) in state.callbacks_made_early.items()]
+    heapify(heap)
+    state._callback_heap = heap
 
 
 def _reindex(state: RegionState) -> None:
@@ -353,6 +441,7 @@ def _reindex(state: RegionState) -> None:
     state._minute_heap = sorted(minutes)
     state._seen_heap = sorted({m for m, slot in minutes.items() if slot.keys})
     _rebuild_open_heap(state)
+    _rebuild_callback_heap(state)
 
 
 def watermark(state: RegionState, config: WindowConfig) -> float | None:
@@ -377,22 +466,41 @@ def window_totals(
         raise ValueError(
             f"end_minute {end_minute} must be a minute start and minutes {minutes} >= 1"
         )
-    counts = dict.fromkeys(_COUNTS, 0)
+    # Plain locals, not getattr over _COUNTS: this runs for every region every closed minute.
+    offered = answered = abandoned = within = after = 0
+    requested = made = callbacks_within = 0
     wait_sum = 0.0
     dispositions: dict[str, int] = {}
+    buckets = state.buckets
     for minute in range(end_minute - (minutes - 1) * 60, end_minute + 1, 60):
         slot = state._minutes.get(minute)
-        for name in slot.providers if slot is not None else ():
-            if provider is None or name == provider:
-                b = state.buckets[(name, minute)]
-                for count in _COUNTS:
-                    counts[count] += getattr(b, count)
-                wait_sum += b.answered_wait_sum_seconds
-                for label, n in b.dispositions.items():
-                    dispositions[label] = dispositions.get(label, 0) + n
+        if slot is None:
+            continue
+        for name in slot.providers:
+            if provider is not None and name != provider:
+                continue
+            b = buckets[(name, minute)]
+            offered += b.offered
+            answered += b.answered
+            abandoned += b.abandoned
+            within += b.answered_within_target
+            after += b.abandoned_after_threshold
+            requested += b.callbacks_requested
+            made += b.callbacks_made
+            callbacks_within += b.callbacks_within_target
+            wait_sum += b.answered_wait_sum_seconds
+            for label, n in b.dispositions.items():
+                dispositions[label] = dispositions.get(label, 0) + n
     return Totals(
-        **counts,
+        offered=offered,
+        answered=answered,
+        abandoned=abandoned,
+        answered_within_target=within,
+        abandoned_after_threshold=after,
         answered_wait_sum_seconds=wait_sum,
+        callbacks_requested=requested,
+        callbacks_made=made,
+        callbacks_within_target=callbacks_within,
         dispositions=tuple(sorted(dispositions.items())),
     )
 
@@ -408,6 +516,7 @@ def kpis(t: Totals) -> Kpis:
         service_level=_ratio(t.answered_within_target, t.answered),
         abandon_rate=_ratio(t.abandoned_after_threshold, t.offered),
         average_speed_of_answer_seconds=_ratio(t.answered_wait_sum_seconds, t.answered),
+        callback_within_target_rate=_ratio(t.callbacks_within_target, t.callbacks_requested),
     )
 
 
@@ -422,6 +531,11 @@ def longest_wait_seconds(state: RegionState) -> float | None:
     if not state.open_calls or state.max_ts_s is None:
         return None
     return state.max_ts_s - min(ts for _, ts in state.open_calls.values())
+
+
+def oldest_minute(state: RegionState) -> int | None:
+    """The oldest retained minute (the top of the eviction heap: O(1))."""
+    return state._minute_heap[0] if state._minute_heap else None
 
 
 def providers(state: RegionState) -> set[str]:
@@ -453,6 +567,12 @@ def to_json(state: RegionState) -> dict[str, Any]:
         ],
         "wait_counts": list(state.wait_counts),
         "wait_sum_seconds": state.wait_sum_seconds,
+        "callback_requests": [
+            [c, state.callback_requests[c]] for c in sorted(state.callback_requests)
+        ],
+        "callbacks_made_early": [
+            [c, *state.callbacks_made_early[c]] for c in sorted(state.callbacks_made_early)
+        ],
     }
 
 
@@ -485,6 +605,10 @@ def from_json(doc: Mapping[str, Any]) -> RegionState:
         cumulative={(str(p), str(name)): int(n) for p, name, n in doc["cumulative"]},
         wait_counts=[int(n) for n in doc["wait_counts"]],
         wait_sum_seconds=float(doc["wait_sum_seconds"]),
+        callback_requests={str(c): float(ts) for c, ts in doc["callback_requests"]},
+        callbacks_made_early={
+            str(c): (str(p), float(ts)) for c, p, ts in doc["callbacks_made_early"]
+        },
     )
     _reindex(state)
     return state

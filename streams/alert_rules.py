@@ -24,6 +24,7 @@ Conventions of the expressions:
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields, replace
@@ -51,18 +52,27 @@ GROUP_PIPELINE: Final = "surge-pipeline"
 class Thresholds:
     """Every number an alert depends on: ratios 0..1, times in seconds (event time in-stream)."""
 
+    # The KPI alerts page at the published 2013 failures (DESIGN.md), not at the standards: the
+    # generator's small regions have real 15-30 minute dips below 90 % / above 5 % in healthy
+    # weeks. Backtest of the in-stream alerts (they step on every closed minute) over two
+    # generated normal weeks of the 10 regions, seeds 2 and 3, all KPI and CallsWaitingHigh
+    # episodes (warning and critical) per region-week: the former 0.90 / 0.80, 0.05 / 0.10,
+    # 10 min and 30 calls gave 38.5 and 40.9; these numbers give 0.2 and 0.5. The `for:` of
+    # 30 min was chosen with it, to stay under 1 per region-week.
+    #   surge-monitor simulate --scenario normal --hours 168 --seed 2 --no-produce --out FILE
+    #   surge-monitor backtest FILE [--thresholds T.toml, a TOML of fields of this class]
     # Service level = answered within 60 s / answered. Standard 95 %; a normal month is 94-96 %.
-    service_level_standard: float = 0.95
-    service_level_warning: float = 0.90  # March 2013 nationally: 84 %
-    service_level_critical: float = 0.80  # West Midlands, Good Friday 2013: 75 %
+    service_level_standard: float = 0.95  # dashboards still show the standard
+    service_level_warning: float = 0.85  # March 2013 nationally: 84 %
+    service_level_critical: float = 0.75  # West Midlands, Good Friday 2013: 75 %
     # Abandonment = abandoned after 30 s / offered. Standard below 5 %; a normal month is 1-2 %.
-    abandon_standard: float = 0.05
-    abandon_warning: float = 0.05  # March 2013 nationally: 8 %
-    abandon_critical: float = 0.10  # West Midlands, Good Friday 2013: 13 %
-    # Both windows (60 and 15 min) past the threshold for this long; and enough calls for a
-    # percentage to mean something (a small region at 4 am has ~15 calls an hour).
-    kpi_for_seconds: int = 600
-    kpi_min_offered_per_hour: int = 30
+    abandon_standard: float = 0.05  # dashboards still show the standard
+    abandon_warning: float = 0.08  # March 2013 nationally: 8 %
+    abandon_critical: float = 0.13  # West Midlands, Good Friday 2013: 13 %
+    # Both windows (60 and 15 min) past the threshold for this long (the backtest above); and
+    # enough calls for a percentage to mean something (a small region at 4 am has ~15 an hour).
+    kpi_for_seconds: int = 1800
+    kpi_min_offered_per_hour: int = 60
     # Longest wait of a call still waiting (event time). Good Friday 2013: 17.5 min = 1050 s.
     longest_wait_warning_seconds: float = 600
     longest_wait_critical_seconds: float = 900
@@ -72,7 +82,8 @@ class Thresholds:
     referral_spike_warning: float = 3.0
     referral_spike_critical: float = 5.0
     referral_spike_for_seconds: int = 900
-    # Breach forecast: warn this long before the service level is predicted to breach.
+    # Breach forecast: warn this long before the service level is predicted to fall below
+    # service_level_warning in both windows (detectors.forecast.Params has the same numbers).
     breach_forecast_seconds: float = 1800
     breach_forecast_for_seconds: int = 300
     # Silent feed: no offered call for feed_silent_seconds where the same hour yesterday had at
@@ -273,23 +284,24 @@ def _referral_spike(
 
 
 def _breach_forecast(t: Thresholds) -> AlertRule:
-    sl15 = _SL % "15m"
+    # The forecast (detectors.forecast) is of ServiceLevelBelowStandard's warning condition, and
+    # is 0 once that holds: the warning stays on through the breach, so that the page about the
+    # breach itself (kpi_for_seconds later) follows it without a gap.
+    level = _pct(t.service_level_warning)
     return AlertRule(
         name="ServiceLevelBreachForecast",
         severity="warning",
         group=GROUP_CALLS,
-        expr=f"""min by (region) (surge_breach_forecast_seconds) < {_num(t.breach_forecast_seconds)}
-and on (region)
-min by (region) ({sl15}) >= {_num(t.service_level_standard)}""",
+        expr=f"min by (region) (surge_breach_forecast_seconds) < {_num(t.breach_forecast_seconds)}",
         for_=duration(t.breach_forecast_for_seconds),
-        summary=f"{_REGION}: service level forecast to fall below "
-        f"{_pct(t.service_level_standard)} in {{{{ $value | humanizeDuration }}}}",
+        summary=f"{_REGION}: service level forecast to fall below {level} in "
+        "{{ $value | humanizeDuration }}",
         description=(
-            f"The queue forecast for {_REGION} predicts the service level falls below the "
-            f"{_pct(t.service_level_standard)} standard in {{{{ $value | humanizeDuration }}}} "
-            f"(under {_words(t.breach_forecast_seconds)} for "
-            f"{_words(t.breach_forecast_for_seconds)}) while the last 15 minutes still meet it: "
-            "time to act before callers notice."
+            f"The queue forecast for {_REGION} predicts that the service level of the last 60 "
+            f"and of the last 15 minutes will both be below {level} (the "
+            f"ServiceLevelBelowStandard warning) in {{{{ $value | humanizeDuration }}}}: under "
+            f"{_words(t.breach_forecast_seconds)} for {_words(t.breach_forecast_for_seconds)} "
+            "(0s: they already are). Time to act before the hour is lost."
         ),
         team=TEAM_OPERATIONS,
     )
@@ -423,13 +435,20 @@ def _rule_lines(rule: AlertRule) -> Iterator[str]:
         yield f"          {key}: {_q(value)}"
 
 
-def accelerated(t: Thresholds, scale: float) -> Thresholds:
+def accelerated(t: Thresholds, scale: float, min_for_seconds: float = 1) -> Thresholds:
     """The same rules with every `for:` multiplied by `scale`: for scenarios played faster than
-    real time on the local stack (SURGE_RULE_FOR_SCALE). Production keeps scale 1."""
+    real time on the local stack (SURGE_RULE_FOR_SCALE). Production keeps scale 1.
+
+    A scaled `for:` is at least `min_for_seconds`, rounded up to a whole second, and never more
+    than unscaled. The stack passes two evaluation intervals: a `for:` of one interval or less
+    fires on the second evaluation that sees the condition, so a single scrape's blip pages."""
     if not 0 < scale <= 1:
         raise ValueError(f"rule for-scale {scale} must be in (0, 1]")
+    if min_for_seconds <= 0:
+        raise ValueError(f"the shortest scaled `for:` {min_for_seconds} must be positive")
+    floor = math.ceil(min_for_seconds)
     scaled = {
-        f.name: max(1, round(getattr(t, f.name) * scale))
+        f.name: min(getattr(t, f.name), max(floor, round(getattr(t, f.name) * scale)))
         for f in fields(t)
         if f.name.endswith("_for_seconds")
     }

@@ -7,7 +7,9 @@ import orjson
 from detectors.hysteresis import HysteresisParams
 from detectors.region_alerts import (
     ABANDON_RATE,
+    BREACH_FORECAST,
     LONGEST_WAIT,
+    REFERRAL_SPIKE,
     SERVICE_LEVEL,
     AlertEvent,
     AlertSpec,
@@ -19,6 +21,7 @@ from streams.records import format_ts
 # must not fire and resolve every few minutes (the Prometheus rules get this from `for:` alone).
 CLEAR_MARGIN_RATIO = 0.02
 CLEAR_MARGIN_SECONDS = 60.0
+CLEAR_MARGIN_SCORE = 0.5  # standard deviations, for the referral spike score
 
 
 def alert_specs(t: Thresholds = THRESHOLDS) -> tuple[AlertSpec, ...]:
@@ -78,6 +81,29 @@ def alert_specs(t: Thresholds = THRESHOLDS) -> tuple[AlertSpec, ...]:
                 min_waiting=t.longest_wait_min_calls_waiting,
             )
         )
+    spike = {
+        "raise_after_seconds": float(t.referral_spike_for_seconds),
+        "clear_after_seconds": float(t.referral_spike_for_seconds),
+        "min_dwell_seconds": float(t.referral_spike_for_seconds),
+    }
+    for alert, kind in (("AmbulanceReferralSpike", "ambulance"), ("EDReferralSpike", "ed")):
+        for severity, score in (
+            ("warning", t.referral_spike_warning),
+            ("critical", t.referral_spike_critical),
+        ):
+            params = HysteresisParams.high_is_bad(
+                raise_above=score, clear_below=score - CLEAR_MARGIN_SCORE, **spike
+            )
+            specs.append(AlertSpec(alert, severity, REFERRAL_SPIKE + kind, params))
+    forecast = float(t.breach_forecast_for_seconds)
+    params = HysteresisParams.low_is_bad(
+        raise_below=t.breach_forecast_seconds,
+        clear_above=t.breach_forecast_seconds + CLEAR_MARGIN_SECONDS,
+        raise_after_seconds=forecast,
+        clear_after_seconds=forecast,
+        min_dwell_seconds=forecast,
+    )
+    specs.append(AlertSpec("ServiceLevelBreachForecast", "warning", BREACH_FORECAST, params))
     return tuple(specs)
 
 

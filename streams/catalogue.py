@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -40,15 +40,20 @@ class Region:
 @dataclass(frozen=True, slots=True)
 class Catalogue:
     regions: tuple[Region, ...]
+    # Lookups by code, derived from `regions`: validation asks them for every event.
+    by_code: dict[str, Region] = field(init=False, compare=False, repr=False)
+    provider_sets: dict[str, frozenset[str]] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_code", {r.code: r for r in self.regions})
+        providers = {r.code: frozenset(r.provider_ids()) for r in self.regions}
+        object.__setattr__(self, "provider_sets", providers)
 
     def codes(self) -> tuple[str, ...]:
-        return tuple(r.code for r in self.regions)
+        return tuple(self.by_code)
 
     def region(self, code: str) -> Region:
-        for r in self.regions:
-            if r.code == code:
-                return r
-        raise KeyError(code)
+        return self.by_code[code]
 
     def pairs(self) -> tuple[tuple[str, str], ...]:
         """Every (region, provider) pair, for pre-initialising metric labels."""

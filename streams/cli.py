@@ -1,4 +1,4 @@
-"""The `surge-monitor` command: worker, stack, simulate, demo, alert-sink."""
+"""The `surge-monitor` command: worker, stack, simulate, demo, baseline, scorecard, alert-sink."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from streams.config import Settings, load_settings
 from streams.errors import ConfigError, SurgeError
 from streams.logs import configure_logging
 from streams.overflow_cli import add_commands as add_overflow_commands
+from streams.replay_cli import add_commands as add_replay_commands
 
 log = structlog.get_logger(__name__)
 
@@ -70,12 +71,19 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, required=True, help="JSON for SURGE_REFERRAL_BASELINE")
     b.set_defaults(func=cmd_baseline)
 
+    c = sub.add_parser(
+        "scorecard", help="each provider against its standards per day/week/month: CSV and HTML"
+    )
+    _scorecard_args(c)
+    c.set_defaults(func=cmd_scorecard)
+
     a = sub.add_parser("alert-sink", help="Alertmanager webhook receiver (the stack starts one)")
     a.add_argument("--host", default="127.0.0.1")
     a.add_argument("--port", type=int, required=True)
     a.add_argument("--out", type=Path, required=True)
     a.set_defaults(func=cmd_alert_sink)
     add_overflow_commands(sub)
+    add_replay_commands(sub)
     return p
 
 
@@ -96,6 +104,69 @@ def _simulate_args(g: argparse.ArgumentParser) -> None:
     g.add_argument("--out", type=Path, help="write the events as JSON lines")
     g.add_argument("--truth", type=Path, help="write ground-truth counts per region and minute")
     g.add_argument("--no-produce", action="store_true", help="only write files, send nothing")
+
+
+def _scorecard_args(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--from", dest="from_", required=True, help="ISO-8601 instant with offset")
+    c.add_argument("--to", required=True, help="ISO-8601 instant with offset (exclusive)")
+    c.add_argument("--provider", help="one provider id (default: every provider)")
+    c.add_argument("--period", choices=["day", "week", "month"], default="day",
+                   help="Europe/London days, Monday-Sunday weeks or calendar months")  # fmt: skip
+    source = c.add_mutually_exclusive_group(required=True)
+    source.add_argument("--file", type=Path, help="events as JSON lines (simulate --out)")
+    source.add_argument("--topic", help="a call-events topic, read from its start")
+    c.add_argument(
+        "--baseline",
+        type=Path,
+        help="referral baselines (surge-monitor baseline); default SURGE_REFERRAL_BASELINE",
+    )
+    c.add_argument(
+        "--callback-standard",
+        type=float,
+        help="share of clinical callbacks the contract wants made within 10 min, e.g. 0.9 "
+        "(no national figure exists; without it the share is shown, not judged)",
+    )
+    c.add_argument("--out", type=Path, required=True, help="folder for scorecard.csv and .html")
+    c.add_argument("--progress", action="store_true", help="show a progress bar")
+
+
+def _instant(text: str, flag: str) -> float:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r} is not ISO-8601") from None
+    if when.tzinfo is None:
+        raise ConfigError(f"{flag} {text!r} needs a UTC offset, e.g. +00:00")
+    return when.timestamp()
+
+
+def cmd_scorecard(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import scorecard
+
+    try:
+        standards = scorecard.commissioned_standards(args.callback_standard)
+    except ValueError as exc:
+        raise ConfigError(f"--callback-standard: {exc}") from None
+    baseline = args.baseline or (
+        Path(settings.referral_baseline) if settings.referral_baseline else None
+    )
+    request = scorecard.Request(
+        from_s=_instant(args.from_, "--from"),
+        to_s=_instant(args.to, "--to"),
+        period=args.period,
+        provider=args.provider,
+        standards=standards,
+        baseline_path=baseline,
+    )
+    catalogue = load_catalogue(Path(settings.catalogue) if settings.catalogue else None)
+    result = scorecard.compute(
+        request, settings, catalogue, file=args.file, topic=args.topic, progress=args.progress
+    )
+    scorecard.write(result, catalogue, args.out)
+    failing = sorted({f"{r.region}/{r.provider}" for r in result.rows if r.result == "fail"})
+    below = sorted({f"{r.region}/{r.provider}" for r in result.rows if r.result == "warning"})
+    log.info("scorecard_done", rows=len(result.rows), failing=failing, below_standard=below)
+    return 0
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:

@@ -19,6 +19,7 @@ from streams.errors import ConfigError
 from streams.kafka_security import validate as validate_kafka_security
 
 PREFIX = "SURGE_"
+EVENT_LOOPS = ("uvloop", "asyncio")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class Settings:
     catalogue: str = ""
     log_level: str = "info"
     log_format: str = "auto"
+    event_loop: str = "uvloop"  # uvloop | asyncio: the worker's event loop (benchmarks/README.md)
     # Event-time windows (DESIGN.md KPIs and Rolling windows)
     grace_seconds: float = 120.0
     retention_minutes: int = 90
@@ -122,6 +124,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"SURGE_LOG_LEVEL={s.log_level!r}: use debug, info, warning or error")
     if s.log_format not in ("auto", "json", "console"):
         raise ConfigError(f"SURGE_LOG_FORMAT={s.log_format!r}: use auto, json or console")
+    if s.event_loop not in EVENT_LOOPS:
+        raise ConfigError(f"SURGE_EVENT_LOOP={s.event_loop!r}: use {' or '.join(EVENT_LOOPS)}")
     if s.scrape_interval_seconds <= 0:
         raise ConfigError("SURGE_SCRAPE_INTERVAL_SECONDS must be > 0")
     if not 0 < s.rule_for_scale <= 1:

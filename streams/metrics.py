@@ -68,6 +68,7 @@ def _region_families(views: dict[str, RegionView]) -> Iterator[Metric]:
     yield _referral_rates(views)
     yield _alerts_active(views)
     yield from _referral_spikes(views)
+    yield _breach_forecast(views)
     yield _wait_histogram(views)
 
 
@@ -90,6 +91,20 @@ def _referral_spikes(views: dict[str, RegionView]) -> Iterator[Metric]:
                 expected.add_metric([region, kind], exp)
             score.add_metric([region, kind], z)
     yield from (expected, score)
+
+
+def _breach_forecast(views: dict[str, RegionView]) -> Metric:
+    family = GaugeMetricFamily(
+        "surge_breach_forecast_seconds",
+        "Predicted seconds until the 60- and 15-minute service levels are both below the warning "
+        "threshold (detectors.forecast); 0 when they already are, +Inf when no breach is coming "
+        "within the forecast's horizon.",
+        labels=["region"],
+    )
+    for region, view in sorted(views.items()):
+        if view.breach_forecast_seconds is not None:
+            family.add_metric([region], view.breach_forecast_seconds)
+    return family
 
 
 def _alerts_active(views: dict[str, RegionView]) -> Metric:
@@ -149,6 +164,11 @@ def _counters(views: dict[str, RegionView]) -> Iterator[Metric]:
         "Clinical callbacks requested and made.",
         labels=["region", "provider", "outcome"],
     )
+    callbacks_within = CounterMetricFamily(
+        "surge_callbacks_within_target",
+        "Clinical callbacks made within the target (10 min by default) of their request.",
+        labels=["region", "provider"],
+    )
     dispositions = CounterMetricFamily(
         "surge_dispositions",
         "111 dispositions (triage outcomes) by kind.",
@@ -170,13 +190,15 @@ def _counters(views: dict[str, RegionView]) -> Iterator[Metric]:
                 after.add_metric([region, provider], n)
             elif name in _CALLBACKS:
                 callbacks.add_metric([region, provider, _CALLBACKS[name]], n)
+            elif name == "callbacks_within_target":
+                callbacks_within.add_metric([region, provider], n)
             elif name.startswith("disposition:"):
                 kind = name.split(":", 1)[1]
                 by_disposition[kind] = by_disposition.get(kind, 0) + n
         for kind, n in sorted(by_disposition.items()):
             dispositions.add_metric([region, kind], n)
         expired.add_metric([region], view.expired_calls)
-    yield from (calls, within, after, callbacks, dispositions, expired)
+    yield from (calls, within, after, callbacks, callbacks_within, dispositions, expired)
 
 
 def _gauges(views: dict[str, RegionView]) -> Iterator[Metric]:
@@ -192,6 +214,12 @@ def _gauges(views: dict[str, RegionView]) -> Iterator[Metric]:
     abandon = GaugeMetricFamily(
         "surge_abandon_rate_ratio",
         "Abandoned after threshold / offered over the window (standard: below 0.05).",
+        labels=ratio_labels,
+    )
+    callback = GaugeMetricFamily(
+        "surge_callback_within_target_ratio",
+        "Clinical callbacks made within 10 min of the request / callbacks requested over the "
+        "window (each counted in its own minute).",
         labels=ratio_labels,
     )
     waiting = GaugeMetricFamily(
@@ -220,12 +248,14 @@ def _gauges(views: dict[str, RegionView]) -> Iterator[Metric]:
                 service.add_metric(labels, k.service_level)
             if k.abandon_rate is not None:
                 abandon.add_metric(labels, k.abandon_rate)
+            if k.callback_within_target_rate is not None:
+                callback.add_metric(labels, k.callback_within_target_rate)
         for provider, n in view.calls_waiting:
             waiting.add_metric([region, provider], n)
         longest.add_metric([region], view.longest_wait_seconds or 0.0)
         if view.watermark_s is not None:
             mark.add_metric([region], view.watermark_s)
-    yield from (answer, service, abandon, waiting, longest, mark)
+    yield from (answer, service, abandon, callback, waiting, longest, mark)
 
 
 def _wait_histogram(views: dict[str, RegionView]) -> Metric:

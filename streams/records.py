@@ -134,7 +134,7 @@ def validate_call(doc: dict[str, object], catalogue: Catalogue) -> CallEvent:
     ts_s = parse_ts(doc["ts"])
     region = _region(doc, catalogue)
     provider = _ident(doc, "provider")
-    if provider not in catalogue.region(region).provider_ids():
+    if provider not in catalogue.provider_sets[region]:
         raise InvalidEvent(
             "unknown_provider", f"provider {provider!r} does not serve region {region!r}"
         )
@@ -232,7 +232,7 @@ def _region(doc: dict[str, object], catalogue: Catalogue) -> str:
     value = doc["region"]
     if not isinstance(value, str):
         raise InvalidEvent("bad_type", f"region must be a string, not {_kind(value)}")
-    if value not in catalogue.codes():
+    if value not in catalogue.by_code:
         raise InvalidEvent("unknown_region", f"region {value[:40]!r} is not in the catalogue")
     return value
 

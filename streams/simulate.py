@@ -16,8 +16,10 @@ traffic looks like"):
   half the callers hang up); 0.8-0.85 gives a day near West Midlands on Good Friday 2013 (75 %
   within 60 s, 13 % abandoned): 62-73 % and 7-9 %.
 - Triage: a disposition after the handle time, 11 % ambulance and 8 % ED (published 10-13 % and
-  7-9 %); overwhelmed staff refer more (x1.6 ambulance, x1.4 ED). 10 % of answered calls get a
-  clinical callback, most within 10 minutes.
+  7-9 %); overwhelmed staff refer more (x2.5 ambulance, x2 ED: an assumption, no published
+  figure; non-clinical call handlers without clinical back-up fall back on the safest
+  disposition, the "inappropriate ambulance call-outs" of the 2013 launch). 10 % of answered
+  calls get a clinical callback, most within 10 minutes.
 - Dispatches: one `111` dispatch per ambulance disposition, plus background `999` (about 20k a day
   in England at 45k calls a day) and a few `hcp`; 999 rises 6 % where 111 fails (pilots: ~3 %,
   callers giving up on 111).
@@ -62,7 +64,7 @@ ERLANG_C_TARGET: Final = 0.75
 DISPOSITION_MIX: Final = {"ambulance": 0.11, "ed": 0.08, "primary_care": 0.40, "pharmacy": 0.06,
                            "dental": 0.04, "self_care": 0.21, "other": 0.10}  # fmt: skip
 DISPOSITION_KINDS: Final = tuple(DISPOSITION_MIX)
-FAILURE_REFERRAL_LIFT: Final = {"ambulance": 1.6, "ed": 1.4}  # risk-averse, overwhelmed staff
+FAILURE_REFERRAL_LIFT: Final = {"ambulance": 2.5, "ed": 2.0}  # risk-averse, overwhelmed staff
 CALLBACK_SHARE: Final = 0.10
 CALLBACK_DELAY_S: Final = (2.0, 150.0)  # gamma shape, scale: mean 5 min, 91 % within 10 min
 CALLBACK_SLOWDOWN_CAP: Final = 4.0  # overwhelmed clinicians call back 1/capacity_left times later

@@ -16,7 +16,7 @@ import pytest
 from streams import stack
 from streams.config import Settings, load_settings
 from streams.logs import configure_logging
-from tests.harness import free_port, free_port_range
+from streams.ports import free_port, free_port_range
 
 configure_logging("info", "console")
 
@@ -38,8 +38,10 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         workers=4,
         scrape_interval_seconds=1.0,
         session_timeout_seconds=10.0,
-        # Scenarios play hours of event time in seconds: rules keep their conditions, `for:` 2 %.
-        rule_for_scale=0.02,
+        # Scenarios play hours of event time in seconds (the launch day at speed 300): rules keep
+        # their conditions, and a `for:` lasts about as long in wall time as it would in event
+        # time at that speed (30 min: 6 s), never under two evaluations (2 s; stack.py).
+        rule_for_scale=1 / 300,
     )
 
 

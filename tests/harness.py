@@ -1,11 +1,9 @@
-"""Harness helpers: free loopback ports, Prometheus queries, Kafka reads, consumer-group
+"""Harness helpers: Prometheus queries, Kafka reads, consumer-group
 assignment and lag, worker memory, deadline polling."""
 
 from __future__ import annotations
 
 import json
-import random
-import socket
 import time
 import urllib.parse
 import urllib.request
@@ -20,38 +18,6 @@ from streams.config import Settings
 from streams.kafka_security import client_kwargs
 
 T = TypeVar("T")
-
-
-# Ports are picked below Linux's ephemeral range (32768-60999): a port the kernel hands out for
-# outgoing connections (Kafka clients make many) could otherwise be taken between pick and use.
-_PICK_LOW, _PICK_HIGH = 20000, 32000
-_picked: set[int] = set()
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port_range(count: int) -> int:
-    """A base port with `count` consecutive free ports, never handed out before in this run."""
-    rng = random.Random()
-    for _ in range(1000):
-        base = rng.randrange(_PICK_LOW, _PICK_HIGH - count)
-        ports = range(base, base + count)
-        if not _picked.intersection(ports) and all(_bindable(p) for p in ports):
-            _picked.update(ports)
-            return base
-    raise RuntimeError(f"no {count} free consecutive ports in {_PICK_LOW}-{_PICK_HIGH}")
-
-
-def free_port() -> int:
-    return free_port_range(1)
 
 
 def poll(

@@ -30,6 +30,7 @@ BUILDERS: Final[tuple[Callable[[], dashboard_models.Dashboard], ...]] = (
 # outside Grafana: `$__rate_interval` is at least 4 scrape intervals, 5m is a safe stand-in.
 RATE_INTERVAL: Final = "5m"
 INTERVAL: Final = "1m"
+RANGE: Final = "1d"  # `$__range`: the panel's span (a day at most for "today" panels)
 
 _VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
 _METRIC = re.compile(r"\bsurge_[a-z0-9_]+")
@@ -88,7 +89,12 @@ def _raw_queries() -> Iterator[tuple[str, str, str]]:
 
 def substitute(expr: str, region_code: str) -> str:
     """Replace Grafana's variables by the values Grafana would send for one region."""
-    values = {"region": region_code, "__rate_interval": RATE_INTERVAL, "__interval": INTERVAL}
+    values = {
+        "region": region_code,
+        "__rate_interval": RATE_INTERVAL,
+        "__interval": INTERVAL,
+        "__range": RANGE,
+    }
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2)

@@ -166,7 +166,7 @@ def steps(*levels: tuple[float | None, str]) -> dashboard_builders.ThresholdsCon
 
 
 def service_level_thresholds() -> dashboard_builders.ThresholdsConfig:
-    """Red below 90 %, amber below the 95 % standard, green at or above it."""
+    """Red below the ServiceLevelBelowStandard warning (85 %), amber below the 95 % standard."""
     return steps((None, RED), (SERVICE_LEVEL_FLOOR, AMBER), (SERVICE_LEVEL_STANDARD, GREEN))
 
 

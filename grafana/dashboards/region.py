@@ -64,7 +64,7 @@ def service_level_now() -> stat.Panel:
         stat_panel(
             "Service level (60 min)",
             "Calls answered within 60 s / calls answered, last 60 minutes of event time. "
-            "Standard 95 %; red under 90 %.",
+            "Standard 95 %; red under 85 %.",
             RATIO,
         )
         .thresholds(service_level_thresholds())
@@ -160,7 +160,7 @@ def service_level_by_provider() -> timeseries.Panel:
         timeseries_panel(
             "Service level by provider",
             "Calls answered within 60 s / answered, per provider over 15 and 60 minutes "
-            "(`all` is the whole region). Dashed lines: 90 % and the 95 % standard.",
+            "(`all` is the whole region). Dashed lines: 85 % and the 95 % standard.",
             RATIO,
         ).with_target(
             query(

@@ -31,8 +31,9 @@ from streams.catalogue import default_catalogue
 from streams.config import Settings, load_settings, settings_env
 from streams.errors import StackError
 from streams.kafka_security import client_kwargs, explained
+from streams.ports import free_port
 from streams.simulate import Emitted
-from tests.harness import free_port, poll, read_topic
+from tests.harness import poll, read_topic
 from tests.tls import make_tls
 
 USER = "surge"

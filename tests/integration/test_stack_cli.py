@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 from streams.config import load_settings
-from tests.harness import free_port, free_port_range, poll, prom_vector
+from streams.ports import free_port, free_port_range
+from tests.harness import poll, prom_vector
 
 
 def stack_env(state: Path, workers: int) -> dict[str, str]:

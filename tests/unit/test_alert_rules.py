@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import subprocess
+from dataclasses import fields
 from pathlib import Path
 from string import Template
 
@@ -16,6 +18,9 @@ from streams.alert_rules import (
     RUNBOOK_BASE_URL,
     THRESHOLDS,
     AlertRule,
+    Thresholds,
+    accelerated,
+    build_alerts,
     duration,
     render,
 )
@@ -148,6 +153,40 @@ def test_durations_must_be_whole_positive_seconds(bad: float) -> None:
     """A fractional or non-positive duration is refused."""
     with pytest.raises(ValueError, match="whole positive seconds"):
         duration(bad)
+
+
+FOR_FIELDS = [f.name for f in fields(Thresholds) if f.name.endswith("_for_seconds")]
+
+
+@pytest.mark.parametrize(("scale", "floor"), [(1 / 300, 2.0), (1 / 300, 1.5), (0.02, 10.0)])
+def test_accelerated_rules_scale_every_for_but_never_under_the_floor(
+    scale: float, floor: float
+) -> None:
+    """Each `for:` is scaled, rounded, at least the floor (rounded up) and at most unscaled."""
+    fast = accelerated(THRESHOLDS, scale, min_for_seconds=floor)
+    for name in FOR_FIELDS:
+        full, scaled = getattr(THRESHOLDS, name), getattr(fast, name)
+        assert min(full, math.ceil(floor)) <= scaled <= full, name
+        if full * scale >= floor:
+            assert scaled == round(full * scale), name
+    # Only the `for:` durations change: the conditions are those of production.
+    others = [f.name for f in fields(Thresholds) if f.name not in FOR_FIELDS]
+    assert all(getattr(fast, n) == getattr(THRESHOLDS, n) for n in others)
+
+
+def test_at_the_suite_s_scale_the_kpi_for_lasts_as_long_as_at_launch_day_speed() -> None:
+    """At 1/300 (the launch day at speed 300), 30 minutes is 6 s and no `for:` is under 2 s."""
+    fast = accelerated(THRESHOLDS, 1 / 300, min_for_seconds=2.0)
+    assert fast.kpi_for_seconds == THRESHOLDS.kpi_for_seconds // 300
+    rendered = re.findall(r"for: (\d+)s\n", render(build_alerts(fast)))
+    assert len(rendered) == len(ALERTS) and min(map(int, rendered)) >= 2
+
+
+@pytest.mark.parametrize(("scale", "floor"), [(0.0, 1.0), (1.5, 1.0), (0.5, 0.0)])
+def test_accelerated_refuses_a_bad_scale_or_floor(scale: float, floor: float) -> None:
+    """A scale outside (0, 1] or a non-positive floor is refused."""
+    with pytest.raises(ValueError, match="must be"):
+        accelerated(THRESHOLDS, scale, min_for_seconds=floor)
 
 
 # ---- Alertmanager ----------------------------------------------------------------------------

@@ -38,6 +38,7 @@ def test_environment_overrides_and_round_trips_through_settings_env() -> None:
         ({"SURGE_SESSION_TIMEOUT_SECONDS": "1"}, "at least 6"),
         ({"SURGE_CATALOGUE": "/nonexistent.toml"}, "is not a file"),
         ({"SURGE_TOPIC_ALERTS": "nhs111.call-events"}, "must all differ"),
+        ({"SURGE_EVENT_LOOP": "trio"}, "SURGE_EVENT_LOOP='trio': use uvloop or asyncio"),
     ],
 )
 def test_bad_settings_fail_with_a_message_that_says_what_to_fix(
@@ -46,6 +47,19 @@ def test_bad_settings_fail_with_a_message_that_says_what_to_fix(
     """Each bad setting is refused at start-up, naming the variable or the fix."""
     with pytest.raises(ConfigError, match=message):
         load_settings(env)
+
+
+@pytest.mark.parametrize("name", ["asyncio", "uvloop"])
+def test_event_loop_setting_picks_the_workers_loop(name: str) -> None:
+    """SURGE_EVENT_LOOP is accepted for both loops and gives the worker a loop of that kind."""
+    from streams.worker import new_event_loop
+
+    settings = load_settings({"SURGE_EVENT_LOOP": name})
+    loop = new_event_loop(settings.event_loop)
+    try:
+        assert type(loop).__module__.split(".")[0] == name
+    finally:
+        loop.close()
 
 
 def test_default_catalogue_has_the_ten_design_regions() -> None:

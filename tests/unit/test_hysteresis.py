@@ -18,15 +18,16 @@ from streams.alert_rules import THRESHOLDS
 T0 = 1_700_000_040.0
 MIN = 60.0
 
-# ServiceLevelBelowStandard (warning) as the Prometheus rule reads it: < 90 % for 10 minutes.
-SL_WARNING = HysteresisParams.low_is_bad(
-    raise_below=THRESHOLDS.service_level_warning,
-    raise_after_seconds=THRESHOLDS.kpi_for_seconds,
-)
+# ServiceLevelBelowStandard (warning) as the Prometheus rule reads it: below SL for FOR minutes.
+SL = THRESHOLDS.service_level_warning
+FOR = THRESHOLDS.kpi_for_seconds // 60
+SL_WARNING = HysteresisParams.low_is_bad(raise_below=SL, raise_after_seconds=FOR * MIN)
 # AbandonmentAboveStandard (critical) with a band and timers on both sides.
+HIGH, CLEAR = THRESHOLDS.abandon_critical, THRESHOLDS.abandon_standard
+BAD, BAND = HIGH + 0.01, (HIGH + CLEAR) / 2
 ABANDON = HysteresisParams.high_is_bad(
-    raise_above=THRESHOLDS.abandon_critical,
-    clear_below=THRESHOLDS.abandon_standard,
+    raise_above=HIGH,
+    clear_below=CLEAR,
     raise_after_seconds=600,
     clear_after_seconds=300,
     min_dwell_seconds=1800,
@@ -52,16 +53,16 @@ def kinds(events: Sequence[Transition]) -> list[str]:
 @pytest.mark.parametrize(
     ("values", "expected"),
     [
-        ([0.90] * 30, []),  # exactly at the threshold is not below it (the rule's `<`)
-        ([0.899] * 10, []),  # 9 minutes of breach: pending only
-        ([0.899] * 11, [FIRING]),  # the 11th minute is 10 minutes after the first: for: 10m
-        ([0.5] + [0.97] * 20, []),  # one bad minute does not fire
-        ([0.5] * 5 + [0.95] + [0.5] * 9, []),  # a good minute restarts the timer
-        ([0.5] * 11 + [0.90], [FIRING, RESOLVED]),  # no band: at the threshold is clear
-        ([0.5] * 11 + [None] * 30, [FIRING]),  # no data never resolves
-        ([None] * 30, []),
+        ([SL] * 2 * FOR, []),  # exactly at the threshold is not below it (the rule's `<`)
+        ([SL - 0.001] * FOR, []),  # FOR - 1 minutes of breach: pending only
+        ([SL - 0.001] * (FOR + 1), [FIRING]),  # FOR minutes after the first: the rule's `for:`
+        ([0.5] + [0.97] * 2 * FOR, []),  # one bad minute does not fire
+        ([0.5] * 5 + [0.95] + [0.5] * FOR, []),  # a good minute restarts the timer
+        ([0.5] * (FOR + 1) + [SL], [FIRING, RESOLVED]),  # no band: at the threshold is clear
+        ([0.5] * (FOR + 1) + [None] * 2 * FOR, [FIRING]),  # no data never resolves
+        ([None] * 2 * FOR, []),
         ([], []),
-        ([math.nan] * 30, []),
+        ([math.nan] * 2 * FOR, []),
     ],
 )
 def test_service_level_boundaries(values: list[float | None], expected: list[str]) -> None:
@@ -72,16 +73,16 @@ def test_service_level_boundaries(values: list[float | None], expected: list[str
 @pytest.mark.parametrize(
     ("values", "expected"),
     [
-        ([0.10] * 30, []),  # exactly at raise_above is not above it
-        ([0.11] * 10, []),
-        ([0.11] * 11, [FIRING]),
-        ([0.11] * 11 + [0.07] * 60, [FIRING]),  # in the band: stays firing
-        ([0.11] * 11 + [0.05] * 29, [FIRING]),  # clear for 28 min: the dwell (30 min) holds it
-        ([0.11] * 11 + [0.05] * 30, [FIRING, RESOLVED]),  # 30 min after firing
+        ([HIGH] * 30, []),  # exactly at raise_above is not above it
+        ([BAD] * 10, []),
+        ([BAD] * 11, [FIRING]),
+        ([BAD] * 11 + [BAND] * 60, [FIRING]),  # in the band: stays firing
+        ([BAD] * 11 + [CLEAR] * 29, [FIRING]),  # clear for 28 min: the dwell (30 min) holds it
+        ([BAD] * 11 + [CLEAR] * 30, [FIRING, RESOLVED]),  # 30 min after firing
         # After the dwell: clear 3 min, one minute in the band, then clear 4 min (< 5) / 5 min.
-        ([0.11] * 41 + [0.05] * 4 + [0.07] + [0.05] * 5, [FIRING]),
-        ([0.11] * 41 + [0.05] * 4 + [0.07] + [0.05] * 6, [FIRING, RESOLVED]),
-        ([0.11] * 41 + [0.05] * 4 + [0.2] + [0.05] * 6, [FIRING, RESOLVED]),  # bad: same
+        ([BAD] * 41 + [CLEAR] * 4 + [BAND] + [CLEAR] * 5, [FIRING]),
+        ([BAD] * 41 + [CLEAR] * 4 + [BAND] + [CLEAR] * 6, [FIRING, RESOLVED]),
+        ([BAD] * 41 + [CLEAR] * 4 + [0.3] + [CLEAR] * 6, [FIRING, RESOLVED]),  # bad: same
     ],
 )
 def test_abandonment_band_and_dwell(values: list[float | None], expected: list[str]) -> None:
@@ -117,7 +118,7 @@ def test_none_keeps_the_pending_timer() -> None:
     """A gap in the data neither resets nor fires: the next bad value fires if the timer is due."""
     state, events = run([0.5, None, None, None], SL_WARNING, step_s=5 * MIN)
     assert events == [] and state.status == "pending" and state.since_s == T0
-    state, event = h.step(state, 0.5, T0 + 20 * MIN, SL_WARNING)
+    state, event = h.step(state, 0.5, T0 + FOR * MIN, SL_WARNING)
     assert event is not None and event.kind == FIRING and state.last_value == 0.5
 
 

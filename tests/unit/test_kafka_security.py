@@ -15,7 +15,7 @@ from kafka.errors import KafkaTimeoutError
 from streams import kafka_security, stack
 from streams.config import Settings, load_settings, settings_env
 from streams.errors import ConfigError, StackError
-from tests.harness import free_port
+from streams.ports import free_port
 from tests.tls import make_tls
 
 NOT_PEM = __file__  # readable, not PEM

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -114,3 +116,44 @@ def test_forgotten_regions_are_no_longer_exported() -> None:
     assert registry.get_sample_value("surge_calls_total", labels) == 1
     metrics.regions.forget(["london"])
     assert registry.get_sample_value("surge_calls_total", labels) is None
+
+
+def test_callback_counters_and_ratio_follow_design_names() -> None:
+    """Callbacks requested and made, those made within 10 min, and their ratio by window."""
+    events = [
+        CallObs("a", "callback_requested", T0, "lcw"),
+        CallObs("a", "callback_made", T0 + 300, "lcw"),  # 5 min: within target
+        CallObs("b", "callback_made", T0 + 700, "lcw"),  # arrives before its request
+        CallObs("b", "callback_requested", T0 + 10, "lcw"),  # 11.5 min: outside the target
+        CallObs("c", "callback_requested", T0 + 20, "care-uk"),  # not called back yet
+        CallObs("d", "callback_requested", T0 + 30, "care-uk"),
+        CallObs("d", "callback_made", T0 + 630, "care-uk"),  # exactly 10 min: within
+        CallObs("z", "offered", T0 + 1200, "lcw"),  # closes the minutes above
+    ]
+    registry, _ = published(events)
+    get = registry.get_sample_value
+    lcw = {"region": "london", "provider": "lcw"}
+    assert get("surge_callbacks_total", {**lcw, "outcome": "requested"}) == 2
+    assert get("surge_callbacks_total", {**lcw, "outcome": "made"}) == 2
+    assert get("surge_callbacks_within_target_total", lcw) == 1
+    assert get("surge_callbacks_within_target_total", {**lcw, "provider": "care-uk"}) == 1
+    ratio = "surge_callback_within_target_ratio"
+    assert get(ratio, {**lcw, "window": "60m"}) == 0.5
+    assert get(ratio, {**lcw, "provider": "care-uk", "window": "60m"}) == 0.5
+    assert get(ratio, {**lcw, "provider": "all", "window": "60m"}) == 0.5
+    # The 15-minute window (minutes 5..19) holds the callbacks made but none of the requests.
+    assert get(ratio, {**lcw, "window": "15m"}) is None
+
+
+def test_breach_forecast_is_the_views_per_region() -> None:
+    """surge_breach_forecast_seconds: the view's forecast, +Inf when no breach is coming."""
+    events = [CallObs("a", "offered", T0, "lcw"), CallObs("z", "offered", T0 + 400, "lcw")]
+    registry, metrics = published(events)
+    forecast = {"region": "london"}
+    assert registry.get_sample_value("surge_breach_forecast_seconds", forecast) == float("inf")
+    state = windows.initial()
+    for e in events:
+        windows.apply(state, e, CONFIG)
+    soon = replace(region_view(state, CONFIG), breach_forecast_seconds=420.0)
+    metrics.regions.publish("london", soon)
+    assert registry.get_sample_value("surge_breach_forecast_seconds", forecast) == 420.0

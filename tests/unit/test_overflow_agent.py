@@ -58,7 +58,7 @@ def run(policy: Policy, minutes: range, failing: dict[str, float]) -> list[dict[
 
 
 def test_a_sustained_breach_activates_once_to_a_healthy_neighbour() -> None:
-    """15 min below 80 % activates the first fit neighbour, as a complete OverflowCommand."""
+    """15 min below 75 % activates the first fit neighbour, as a complete OverflowCommand."""
     policy = Policy(NEIGHBOURS)
     with structlog.testing.capture_logs() as logs:
         commands = run(policy, range(30), {"north-west": 0.5})

@@ -374,11 +374,11 @@ def test_erlang_c_staffing_grows_with_load_and_stays_above_it() -> None:
 
 
 def test_failure_mix_lifts_ambulance_and_ed_and_sums_to_one() -> None:
-    """Overwhelmed triage refers 1.6x ambulance and 1.4x ED; the other shares shrink to fit."""
+    """Overwhelmed triage refers 2.5x ambulance and 2x ED; the other shares shrink to fit."""
     mix = sim.failure_mix()
     assert math.isclose(sum(mix.values()), 1.0)
-    assert mix["ambulance"] == pytest.approx(0.11 * 1.6)
-    assert mix["ed"] == pytest.approx(0.08 * 1.4)
+    assert mix["ambulance"] == pytest.approx(0.11 * 2.5)
+    assert mix["ed"] == pytest.approx(0.08 * 2.0)
     assert mix["self_care"] < sim.DISPOSITION_MIX["self_care"]
 
 

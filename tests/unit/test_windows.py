@@ -39,6 +39,14 @@ def abandoned(call_id: str, ts: float, wait: float, provider: str = "p1") -> Cal
     return CallObs(call_id, "abandoned", ts, provider, wait_seconds=wait)
 
 
+def requested(call_id: str, ts: float, provider: str = "p1") -> CallObs:
+    return CallObs(call_id, "callback_requested", ts, provider)
+
+
+def made(call_id: str, ts: float, provider: str = "p1") -> CallObs:
+    return CallObs(call_id, "callback_made", ts, provider)
+
+
 def run(events: Iterable[CallObs], config: WindowConfig = CONFIG) -> tuple[RegionState, list[str]]:
     state = w.initial()
     results = [w.apply(state, e, config) for e in events]
@@ -77,6 +85,16 @@ MIXED = Totals(
             Kpis(None, 0.0, None, 45.0),
             id="answered-without-offers-in-window",
         ),
+        pytest.param(
+            Totals(callbacks_requested=4, callbacks_made=4, callbacks_within_target=3),
+            Kpis(None, None, None, None, 0.75),
+            id="callbacks",
+        ),
+        pytest.param(
+            Totals(callbacks_made=2, callbacks_within_target=2),
+            Kpis(None, None, None, None, None),
+            id="callbacks-made-without-requests-in-window",
+        ),
     ],
 )
 def test_kpis_hand_computed(totals: Totals, expected: Kpis) -> None:
@@ -113,6 +131,89 @@ def test_target_and_threshold_boundaries(
     totals = w.window_totals(state, "p1", T0 + 60, 2)
     assert totals.answered_within_target == within_target
     assert totals.abandoned_after_threshold == after_threshold
+
+
+# --- clinical callbacks ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("delay", "within"),
+    [(0.0, 1), (599.0, 1), (600.0, 1), (600.5, 0), (3600.0, 0)],  # exactly 10 min is within
+)
+@pytest.mark.parametrize("made_first", [False, True], ids=["in-order", "made-first"])
+def test_callback_within_target_boundary_in_either_arrival_order(
+    delay: float, within: int, made_first: bool
+) -> None:
+    """A callback made at most 10 min after its request counts within target, in the made
+    minute, whichever of the two arrives first."""
+    events = [requested("c", T0 + 10), made("c", T0 + 10 + delay)]
+    state, results = run(reversed(events) if made_first else events)
+    assert set(results) <= {OK, LATE}
+    made_minute = int((T0 + 10 + delay) // 60) * 60
+    assert state.buckets[("p1", made_minute)].callbacks_within_target == within
+    assert state.cumulative.get(("p1", "callbacks_within_target"), 0) == within
+    assert (state.callback_requests, state.callbacks_made_early) == ({}, {})
+    totals = w.window_totals(state, "p1", made_minute, 90)
+    assert (totals.callbacks_requested, totals.callbacks_made) == (1, 1)
+    assert totals.callbacks_within_target == within
+
+
+def test_callback_made_first_waits_for_its_request() -> None:
+    """A callback_made that overtakes its request is kept, then counted when the request comes."""
+    state, _ = run([made("c", T0 + 70, provider="p2")])
+    assert state.callbacks_made_early == {"c": ("p2", T0 + 70)}
+    assert state.buckets[("p2", T0 + 60)].callbacks_within_target == 0
+    w.apply(state, requested("c", T0 + 20, provider="p2"), CONFIG)
+    assert state.callbacks_made_early == {}
+    assert state.buckets[("p2", T0 + 60)].callbacks_within_target == 1  # the made's minute
+    assert state.buckets[("p2", T0)].callbacks_within_target == 0
+    assert state == roundtrip(state)
+
+
+def test_callback_halves_are_forgotten_after_the_open_call_limit() -> None:
+    """A request never called back (or a callback never requested) is kept up to the open-call
+    limit of event time and then forgotten, so the state stays bounded."""
+    limit = CONFIG.open_call_limit_seconds
+    state, _ = run([requested("r", T0), made("m", T0 + 5), offered("tick1", T0 + limit)])
+    assert set(state.callback_requests) == {"r"}
+    assert set(state.callbacks_made_early) == {"m"}
+    assert roundtrip(state) == state
+    w.apply(state, offered("tick2", T0 + limit + 10), CONFIG)
+    assert (state.callback_requests, state.callbacks_made_early) == ({}, {})
+    # A request arriving already older than the limit is not kept at all.
+    w.apply(state, requested("old", T0 + 1), CONFIG)
+    assert state.callback_requests == {}
+    assert state.cumulative.get(("p1", "callbacks_within_target"), 0) == 0
+
+
+def test_callback_memory_stays_bounded_over_a_day() -> None:
+    """A day of callbacks, one in ten never made, keeps only the requests within the limit."""
+    config = WindowConfig(retention_minutes=60, open_call_limit_seconds=1800.0)
+    state = w.initial()
+    most_waiting = most_heap = 0
+    for i in range(86_400 // 30):  # a callback request every 30 s for 24 h
+        t = T0 + 30.0 * i
+        w.apply(state, requested(f"c{i}", t), config)
+        if i % 10:
+            w.apply(state, made(f"c{i}", t + 240), config)
+        most_waiting = max(most_waiting, len(state.callback_requests))
+        most_heap = max(most_heap, len(state._callback_heap))
+    assert most_waiting <= 1800 // 300 + 240 // 30 + 2  # unmade within the limit, due ones
+    assert most_heap <= 2 * most_waiting + 64 + 1
+    assert state.cumulative[("p1", "callbacks_within_target")] == sum(
+        1 for i in range(86_400 // 30) if i % 10
+    )
+    assert state == roundtrip(state)
+
+
+def test_callback_target_is_configurable() -> None:
+    """callback_target_seconds sets the standard; a negative one is refused."""
+    state, _ = run(
+        [requested("c", T0), made("c", T0 + 200)], WindowConfig(callback_target_seconds=120)
+    )
+    assert state.cumulative.get(("p1", "callbacks_within_target"), 0) == 0
+    with pytest.raises(ValueError, match="callback_target_seconds"):
+        WindowConfig(callback_target_seconds=-1.0)
 
 
 # --- watermark, grace, late -----------------------------------------------------------------------
@@ -348,10 +449,12 @@ def call_streams(draw: st.DrawFn, span_s: int = 3 * 3600) -> list[CallObs]:
             label = draw(st.sampled_from(["ambulance", "ed", "self_care"]))
             at = t + wait + draw(st.integers(0, 600))
             events.append(CallObs(cid, "disposition", at, p, disposition=label))
+        asked = t + wait + 5
         if draw(st.booleans()):
-            events.append(CallObs(cid, "callback_requested", t + wait + 5, p))
-            if draw(st.booleans()):
-                events.append(CallObs(cid, "callback_made", t + wait + 300, p))
+            events.append(requested(cid, asked, p))
+        if draw(st.booleans()):  # with or without its request; around the 10-minute target
+            delay = draw(st.sampled_from([0, 60, 600, 601]) | st.integers(0, 1200))
+            events.append(made(cid, asked + delay, p))
     redelivered = draw(st.lists(st.integers(0, len(events) - 1), max_size=6))
     return events + [events[i] for i in redelivered]
 
@@ -434,3 +537,14 @@ def test_counts_are_conserved(events: list[CallObs], seed: int) -> None:
         1 for _, k in distinct if k == "disposition"
     )
     assert state.duplicates == len(events) - len(distinct)
+    # Callbacks within target: requests and mades paired by call id, made - requested <= 10 min.
+    asked = {e.call_id: e.ts_s for e in events if e.kind == "callback_requested"}
+    done = {e.call_id: e.ts_s for e in events if e.kind == "callback_made"}
+    within = sum(1 for c, ts in done.items() if c in asked and ts - asked[c] <= 600.0)
+    assert sum(b.callbacks_within_target for b in buckets) == within
+    assert (
+        sum(n for (_, name), n in state.cumulative.items() if name == "callbacks_within_target")
+        == within
+    )
+    assert set(state.callback_requests) == set(asked) - set(done)
+    assert set(state.callbacks_made_early) == set(done) - set(asked)

@@ -1,0 +1,405 @@
+"""Memory soak: one real worker's resident memory over a day of event time played at high speed,
+with the default catalogue and with a larger generated one.
+
+Run: ``.venv/bin/python benchmarks/memory.py [--hours 24] [--speed 1000] [--copies 3] [--seed 1]``
+(about 6 minutes on 2 cores).
+
+1. Starts a private local stack (``common.private_stack``) and, in a child process, an idle
+   Python that imports what a worker imports (``streams.cli``, ``streams.worker`` and with them
+   Faust, aiokafka, kafka-python, prometheus-client, numpy, orjson, structlog; uvloop): its RSS
+   is the floor any worker starts from, measured in the same run.
+2. For each catalogue, the default one (10 regions, 15 providers) and one of ``--copies`` renamed
+   copies of every region (``north-west``, ``north-west-2``, ...; each copy with the population
+   share of its original, so each region carries the same traffic and England's total is
+   ``--copies`` times larger), written to a temporary TOML file and handed to the worker as
+   ``SURGE_CATALOGUE``:
+   - generates ``--hours`` of normal traffic for that catalogue (``streams.simulate.normal`` at
+     45,000 calls a day per copy, from Wednesday 6 March 2024 00:00 London; call events and
+     dispatches);
+   - starts one real worker (``stack.start_worker``: the ``surge-monitor worker`` process of
+     production, default settings) on a fresh app id and topic set, and plays the events into
+     Kafka at ``--speed`` x event time (``streams.play.produce``, as ``surge-monitor simulate
+     --speed`` does);
+   - every ``--sample-seconds`` reads the worker's VmRSS (``/proc/<pid>/status``) and, from its
+     ``/metrics``, the newest ``surge_watermark_seconds`` over regions (+ the grace: the event
+     time the worker has reached) and ``surge_events_total``, until every event is counted;
+     peak RSS is VmHWM just before the worker stops.
+3. Prints RSS at every 2 h of event time (the sample nearest each mark; hour 0 is the first
+   sample, when the worker's /metrics first answers, before its first event), then per
+   catalogue: RSS at the start, half-way and at the end, the peak, and the slope of a least-squares
+   line through RSS against event time over the second half of the soak (MB per event-hour:
+   flat state means ~0); and the growth per region and per provider between the two catalogues
+   (difference of the final RSS / difference of regions or providers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import orjson
+import structlog
+
+from streams.config import Settings
+from streams.logs import configure_logging
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (
+    START,
+    fresh_run,
+    load_average,
+    peak_rss_mb,
+    private_stack,
+    rss_mb,
+    running,
+    scrape,
+    table,
+)
+
+if TYPE_CHECKING:
+    from streams.catalogue import Catalogue
+    from streams.simulate import Emitted
+    from streams.stack import StackPaths
+
+log = structlog.get_logger("benchmarks.memory")
+
+MARK_HOURS = 2  # table rows every 2 h of event time
+TIMEOUT_FACTOR = 3.0  # a run may take this many times its planned play time (+ 5 min)
+
+
+@dataclass(frozen=True)
+class Sample:
+    wall_s: float  # since the worker started
+    event_h: float  # event time the worker has reached, hours after START (0 before any event)
+    rss_mb: float
+    counted: float  # surge_events_total, every topic and result
+
+
+@dataclass(frozen=True)
+class Soak:
+    label: str
+    regions: int
+    providers: int
+    events: int
+    play_s: float
+    samples: list[Sample]
+    peak_mb: float
+
+    def rss_at(self, hour: float) -> float:
+        """RSS of the sample nearest `hour` of event time (after the first event)."""
+        live = [s for s in self.samples if s.event_h > 0] or self.samples
+        return min(live, key=lambda s: abs(s.event_h - hour)).rss_mb
+
+    @property
+    def start_mb(self) -> float:
+        return self.samples[0].rss_mb
+
+    @property
+    def end_mb(self) -> float:
+        return self.samples[-1].rss_mb
+
+    def slope_mb_per_hour(self, from_hour: float) -> float:
+        """Least-squares slope of RSS against event time over the samples from `from_hour`."""
+        pts = [(s.event_h, s.rss_mb) for s in self.samples if s.event_h >= from_hour]
+        if len(pts) < 2 or pts[-1][0] - pts[0][0] <= 0:
+            return math.nan
+        hours, rss = np.array(pts).T
+        return float(np.polyfit(hours, rss, 1)[0])
+
+
+# ---- reference: an idle process with the worker's imports --------------------------------------
+
+
+def reference_child() -> int:
+    """The child's side: import what the worker imports, then print VmRSS and VmHWM as JSON."""
+    import streams.cli
+    import streams.worker
+    from streams.config import load_settings
+
+    if load_settings({}).event_loop == "uvloop":
+        import uvloop  # noqa: F401  (its memory is part of the worker's)
+    del streams
+    pid = os.getpid()
+    sys.stdout.write(orjson.dumps({"rss": rss_mb(pid), "hwm": peak_rss_mb(pid)}).decode() + "\n")
+    return 0
+
+
+def idle_reference_mb() -> float:
+    done = subprocess.run(
+        [sys.executable, __file__, "--reference-child"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"reference process failed:\n{done.stderr[-3000:]}")
+    return float(orjson.loads(done.stdout.strip().splitlines()[-1])["rss"])
+
+
+# ---- catalogues ----------------------------------------------------------------------------------
+
+
+def _toml_str(text: str) -> str:
+    return orjson.dumps(text).decode()  # a JSON string is a valid TOML basic string here
+
+
+def copied_catalogue_toml(copies: int) -> str:
+    """The default catalogue's regions `copies` times: copy k > 1 renamed `<code>-k`, its
+    neighbours the same copy's, providers and shares unchanged."""
+    from streams.catalogue import default_catalogue
+
+    lines: list[str] = []
+    for k in range(1, copies + 1):
+        suffix = "" if k == 1 else f"-{k}"
+        for r in default_catalogue().regions:
+            neighbours = ", ".join(_toml_str(n + suffix) for n in r.neighbours)
+            providers = ", ".join(
+                f"{{ id = {_toml_str(p.id)}, name = {_toml_str(p.name)}, share = {p.share!r}, "
+                f"staffing = {p.staffing!r} }}"
+                for p in r.providers
+            )
+            lines += [
+                f"[regions.{r.code}{suffix}]",
+                f"name = {_toml_str(r.name + ('' if k == 1 else f' {k}'))}",
+                f"ambulance_service = {_toml_str(r.ambulance_service)}",
+                f"population_share = {r.population_share!r}",
+                f"neighbours = [{neighbours}]",
+                f"providers = [{providers}]",
+                "",
+            ]
+    return "\n".join(lines)
+
+
+# ---- one soak ------------------------------------------------------------------------------------
+
+
+def newest_watermark(url: str) -> float | None:
+    samples = scrape(url, "surge_watermark_seconds")
+    values = [v for _, v in samples or () if math.isfinite(v) and v > 0]
+    return max(values) if values else None
+
+
+class Player(threading.Thread):
+    """Plays the events into Kafka at `speed` (streams.play.produce, as `surge-monitor simulate
+    --speed` does) while the main thread samples the worker."""
+
+    def __init__(self, events: Sequence[Emitted], settings: Settings, speed: float) -> None:
+        super().__init__(daemon=True)
+        self.events, self.settings, self.speed = events, settings, speed
+        self.seconds = math.nan
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        from streams import play
+
+        try:
+            t0 = time.monotonic()
+            play.produce(self.events, self.settings, self.speed)
+            self.seconds = time.monotonic() - t0
+        except BaseException as exc:  # reported by the main thread
+            self.error = exc
+
+
+def sample(
+    pid: int, url: str, player: Player, *, grace_s: float, deadline: float, sample_s: float
+) -> list[Sample]:
+    """The worker's RSS and progress every `sample_s` seconds until the player is done and the
+    worker has counted every event."""
+    began = time.monotonic()
+    samples: list[Sample] = []
+    n = len(player.events)
+    while True:
+        t0 = time.monotonic()
+        if not running(pid):
+            raise RuntimeError("the worker exited")
+        if player.error is not None:
+            raise RuntimeError(f"the event producer failed: {player.error!r}")
+        rss = rss_mb(pid)
+        mark = newest_watermark(url)
+        counted = sum(v for _, v in scrape(url, "surge_events_total") or ())
+        event_h = 0.0 if mark is None else (mark + grace_s - START.timestamp()) / 3600
+        samples.append(Sample(t0 - began, event_h, rss, counted))
+        if not player.is_alive() and counted >= n:
+            return samples
+        if t0 > deadline:
+            raise RuntimeError(f"{counted:.0f} of {n} events counted in time")
+        if len(samples) % 30 == 0:
+            log.info("soak_progress", event_h=round(event_h, 1), rss_mb=rss, counted=int(counted))
+        time.sleep(max(0.0, sample_s - (time.monotonic() - t0)))
+
+
+def soak(
+    base: Settings,
+    paths: StackPaths,
+    catalogue: Catalogue,
+    catalogue_file: str,
+    *,
+    hours: float,
+    speed: float,
+    seed: int,
+    sample_s: float,
+) -> Soak:
+    """One worker, one catalogue: events played at `speed`, RSS sampled until all are counted."""
+    from streams import simulate, stack
+
+    regions = len(catalogue.regions)
+    providers = len(catalogue.pairs())
+    s = replace(fresh_run(base, f"mem-{regions}r-{uuid.uuid4().hex[:6]}"), catalogue=catalogue_file)
+    t = time.monotonic()
+    events = simulate.generate(simulate.normal(START.timestamp(), hours * 3600), catalogue, seed)
+    log.info("generated", regions=regions, events=len(events), seconds=round(time.monotonic() - t))
+    name = stack.worker_name(0)
+    stack.start_worker(s, paths, 0)
+    pid = stack.read_pid(paths, name) or -1
+    player = Player(events, s, speed)
+    try:
+        player.start()
+        samples = sample(
+            pid,
+            f"http://127.0.0.1:{s.metrics_port}/metrics",
+            player,
+            grace_s=s.grace_seconds,
+            deadline=time.monotonic() + TIMEOUT_FACTOR * hours * 3600 / speed + 300,
+            sample_s=sample_s,
+        )
+        peak = peak_rss_mb(pid)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc}; the worker's log ends:\n{stack.tail(paths.log(name))}") from exc
+    finally:
+        stack.stop_service(paths, name)
+    label = f"{regions} regions, {providers} providers"
+    log.info("soak_done", catalogue=label, end_rss_mb=samples[-1].rss_mb, peak_rss_mb=peak)
+    return Soak(label, regions, providers, len(events), player.seconds, samples, peak)
+
+
+# ---- report --------------------------------------------------------------------------------------
+
+
+def report(soaks: list[Soak], hours: float, idle_mb: float) -> list[str]:
+    marks = [float(h) for h in range(0, math.floor(hours) + 1, MARK_HOURS)]
+    if marks[-1] != hours:
+        marks.append(hours)
+    by_hour = table(
+        [
+            [f"{h:g}", *(f"{x.start_mb if h == 0 else x.rss_at(h):.0f}" for x in soaks)]
+            for h in marks
+        ],
+        ["event hour", *(f"RSS MB, {x.label}" for x in soaks)],
+    )
+    half = hours / 2
+    header = ["catalogue", "events", "played in s", "RSS start MB", f"RSS {half:g} h MB",
+              "RSS end MB", "peak RSS MB", "slope 2nd half MB/event-h",
+              "end - idle MB"]  # fmt: skip
+    summary = table(
+        [
+            [
+                x.label,
+                f"{x.events:,}",
+                f"{x.play_s:.0f}",
+                f"{x.start_mb:.0f}",
+                f"{x.rss_at(half):.0f}",
+                f"{x.end_mb:.0f}",
+                f"{x.peak_mb:.0f}",
+                f"{x.slope_mb_per_hour(half):+.2f}",
+                f"{x.end_mb - idle_mb:.0f}",
+            ]
+            for x in soaks
+        ],
+        header,
+    )
+    lines = [by_hour, "", summary, ""]
+    if len(soaks) >= 2:
+        small, big = soaks[0], soaks[-1]
+        d_mb = big.end_mb - small.end_mb
+        lines.append(
+            f"growth with the catalogue: {d_mb:+.0f} MB for {big.regions - small.regions:+d} "
+            f"regions = {d_mb / (big.regions - small.regions):+.2f} MB per region "
+            f"({d_mb / (big.providers - small.providers):+.2f} MB per provider), each region "
+            "with its own traffic; peak "
+            f"{(big.peak_mb - small.peak_mb) / (big.regions - small.regions):+.2f} MB per region."
+        )
+    lines.append(
+        f"reference: an idle Python importing the worker's modules (no app, no Kafka): "
+        f"{idle_mb:.0f} MB RSS."
+    )
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Memory soak: worker RSS over event time.")
+    parser.add_argument("--hours", type=float, default=24.0, help="hours of event time")
+    parser.add_argument("--speed", type=float, default=1000.0, help="event time per wall time")
+    parser.add_argument("--copies", type=int, default=3, help="copies of the catalogue (>= 2)")
+    parser.add_argument("--seed", type=int, default=1, help="generator seed")
+    parser.add_argument("--sample-seconds", type=float, default=1.0, help="RSS sampling interval")
+    parser.add_argument("--reference-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.reference_child:
+        return reference_child()
+    if args.hours <= 0 or args.speed <= 0 or args.copies < 2 or args.sample_seconds <= 0:
+        parser.error("--hours, --speed and --sample-seconds must be positive, --copies >= 2")
+    configure_logging("info", "console")
+
+    from streams import stack
+    from streams.catalogue import default_catalogue, parse_catalogue
+
+    began = time.monotonic()
+    load_before = load_average()
+    idle_mb = idle_reference_mb()
+    log.info("idle_reference", rss_mb=round(idle_mb))
+    with private_stack("surge-memory-", 1, uuid.uuid4().hex[:8]) as base:
+        paths = stack.stack_paths(base)
+        copied = paths.root / "catalogue-copies.toml"
+        copied.write_text(copied_catalogue_toml(args.copies), encoding="utf-8")
+        catalogues = [
+            (default_catalogue(), ""),
+            (parse_catalogue(copied.read_text(encoding="utf-8"), str(copied)), str(copied)),
+        ]
+        soaks = [
+            soak(
+                base,
+                paths,
+                catalogue,
+                file,
+                hours=args.hours,
+                speed=args.speed,
+                seed=args.seed,
+                sample_s=args.sample_seconds,
+            )
+            for catalogue, file in catalogues
+        ]
+        event_loop = base.event_loop
+    notes = [
+        f"{args.hours:g} h of normal traffic from {START:%a %d %b %Y %H:%M} London (45,000 calls a "
+        f"day per copy of the catalogue, call events and dispatches, seed {args.seed}), played at "
+        f"{args.speed:g}x event time;",
+        "one worker (default settings, event loop "
+        f"{event_loop}); RSS = VmRSS sampled every {args.sample_seconds:g} s, event hour from the "
+        "newest surge_watermark_seconds + grace; peak = VmHWM.",
+        f"Kafka, the worker, Prometheus and this script share {os.cpu_count()} cores; load "
+        f"average before {load_before}, after {load_average()}; total "
+        f"{time.monotonic() - began:.0f} s.",
+    ]
+    command = (
+        f"$ .venv/bin/python benchmarks/memory.py --hours {args.hours:g} --speed {args.speed:g} "
+        f"--copies {args.copies} --seed {args.seed} --sample-seconds {args.sample_seconds:g}"
+    )
+    out = [*report(soaks, args.hours, idle_mb), "", *notes, "", command]
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

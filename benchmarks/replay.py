@@ -1,0 +1,111 @@
+"""Replay benchmark: `surge-monitor replay`'s path against orjson.loads of the same file.
+
+Run: ``.venv/bin/python benchmarks/replay.py [--days 1] [--seed 1]`` (about 40 s for a day).
+
+1. Generates ``--days`` of normal England traffic with ``streams.simulate.normal`` (45,000 calls
+   a day from Wednesday 6 March 2024 00:00 London time; call events and dispatches) and writes
+   them as JSON lines with ``streams.play.write_jsonl``, as ``surge-monitor simulate --out`` does.
+2. Reference: read the file line by line and ``orjson.loads`` every line (the floor of any
+   replay that looks at each event).
+3. Ours: ``streams.replay.replay_file`` over the same file (validation, event-time windows, the
+   referral detector and the alert machines stepped on every closed minute of every region,
+   exactly the live path's code), with and without the per-minute scorecard rows.
+Each configuration runs in a fresh child process (``multiprocessing`` spawn), so peak RSS
+(``ru_maxrss``) is its own. events/s = lines / wall seconds of the read loop, file in page cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+DAY_S = 86400
+WEDNESDAY_2024_03_06 = 1709683200.0
+
+
+def reference(path: str) -> tuple[int, float, float]:
+    t0 = time.perf_counter()
+    n = 0
+    with open(path, "rb") as f:
+        for line in f:
+            orjson.loads(line)
+            n += 1
+    return n, time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def ours(path: str, rows: bool) -> tuple[int, float, float]:
+    from streams import replay
+    from streams.catalogue import default_catalogue
+    from streams.config import load_settings
+    from streams.logs import configure_logging
+
+    configure_logging("warning", "console")
+    kept = [0]
+
+    def on_minute(row: replay.MinuteRow) -> None:
+        kept[0] += 1
+
+    t0 = time.perf_counter()
+    result = replay.replay_file(
+        Path(path), load_settings({}), default_catalogue(), on_minute=on_minute if rows else None
+    )
+    elapsed = time.perf_counter() - t0
+    n = sum(result.counts.values())
+    return n, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run(target: object, *args: object) -> tuple[int, float, float]:
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        out: tuple[int, float, float] = pool.apply(target, args)  # type: ignore[arg-type]
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--days", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=1)
+    args = p.parse_args()
+
+    from streams import play, simulate
+    from streams.catalogue import default_catalogue
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.jsonl"
+        events = simulate.generate(
+            simulate.normal(WEDNESDAY_2024_03_06, args.days * DAY_S), default_catalogue(), args.seed
+        )
+        play.write_jsonl(events, path)
+        size_mb = path.stat().st_size / 1e6
+        del events
+        results = [
+            ("orjson.loads per line (reference)", run(reference, str(path))),
+            ("replay: windows + detectors + alerts", run(ours, str(path), False)),
+            ("replay + per-minute scorecard rows", run(ours, str(path), True)),
+        ]
+    ref_rate = results[0][1][0] / results[0][1][1]
+    head = f"{'configuration':38}  {'events':>9}  {'seconds':>7}  {'events/s':>9}  "
+    sys.stdout.write(f"{head}{'ratio to ref':>12}  {'peak RSS MB':>11}\n")
+    for name, (n, seconds, rss) in results:
+        rate = n / seconds
+        ratio = rate / ref_rate
+        sys.stdout.write(
+            f"{name:38}  {n:9,}  {seconds:7.1f}  {rate:9,.0f}  {ratio:12.3f}  {rss:11.0f}\n"
+        )
+    sys.stdout.write(
+        f"file: {size_mb:.1f} MB, {args.days:g} day(s) of England at 45,000 calls a day\n"
+        "reproduce: .venv/bin/python benchmarks/replay.py "
+        f"--days {args.days:g} --seed {args.seed}\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

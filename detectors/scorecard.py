@@ -1,0 +1,371 @@
+"""Provider scorecard: did each provider deliver what was commissioned, day by day (or by week or
+month)?
+
+Pure: each (region, provider, minute)'s final counts go in (what a replay of the live path hands
+out, late events included), rows of KPIs against their standards come out. The ratios are
+:func:`detectors.windows.kpis` over :class:`detectors.windows.Totals`, the code that gives the live
+gauges, so a scorecard and the dashboards cannot define a KPI two ways.
+
+- Periods follow the wall clock of England (DESIGN.md, Time zone): Europe/London days, Monday-to-
+  Sunday weeks and calendar months, so a DST change makes a 23- or 25-hour day, not a shifted one.
+  Counts are kept per hour; UK offsets are whole hours, so a UTC hour is a local hour.
+- A row is one provider in one region (a contract covers an area; the same provider may hold
+  several) in one period, clipped to the requested range.
+- The referral rate of a provider is compared with its region's baseline (the hour-of-week rates
+  of `surge-monitor baseline`): the expected count is, hour by hour, the baseline rate times the
+  calls the provider triaged, and the excess is the one-sided exact Poisson z of the spike
+  detectors. There is no commissioned referral standard; a z above ``referral_z_max`` fails.
+- Alerts are the in-stream episodes of the provider's region (alerts are raised per region).
+
+Each KPI is graded with the numbers of the alerts and dashboards: PASS meets the standard;
+WARNING misses it but not as far as an alert would page (service level 85-95 %, abandonment
+5-8 %: a normal month hovers at 94-96 % and 1-2 %, so a small provider's short period often lands
+there); FAIL is where the alerts page (service level under 85 %, where the dashboards turn red;
+abandonment at 8 % or more; referrals with a spike score above 3). A row's result is its worst
+grade.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, timedelta
+from typing import Final
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from detectors import baseline, referrals
+from detectors.region_alerts import AlertEvent
+from detectors.spikes import poisson
+from detectors.windows import Bucket, Kpis, Totals, kpis
+
+LONDON: Final = ZoneInfo("Europe/London")
+PERIODS: Final = ("day", "week", "month")
+HOUR: Final = 3600
+REFERRAL_KINDS: Final = referrals.KINDS  # ambulance, ed
+FIRING: Final = "firing"
+PASS: Final = "pass"  # noqa: S105  # a grade, not a password
+WARNING: Final = "warning"  # misses the standard
+FAIL: Final = "fail"  # past the critical level
+_ORDER: Final = {PASS: 0, WARNING: 1, FAIL: 2}
+
+# Totals' integer counts (offered, answered, ..., callbacks_within_target), in their order.
+_COUNTS: Final = tuple(
+    f.name for f in fields(Totals) if f.name not in ("answered_wait_sum_seconds", "dispositions")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Standards:
+    """The commissioned standards (DESIGN.md KPIs; NHS 111 minimum data set).
+
+    Callbacks have no standard unless one is given: DESIGN.md and issue 8 ask for callbacks
+    within 10 minutes but name no share, and NHS England's 111 statistics report the share
+    (41-51 % of callbacks in 2014-15) without a target. A contract that sets one (90 %, say)
+    is passed as ``callback_within_target_min`` (`surge-monitor scorecard --callback-standard`);
+    without it the figure is shown, not judged, rather than judged against a made-up number.
+    """
+
+    # Defaults: DESIGN.md and the alert rules' thresholds (streams.alert_rules.THRESHOLDS, which
+    # the stream layer passes in so that the numbers have one source).
+    service_level_min: float = 0.95  # answered within 60 s / answered: at least
+    service_level_fail_below: float = 0.85  # FAIL under this
+    abandon_rate_max: float = 0.05  # abandoned after 30 s / offered: below
+    abandon_rate_fail_at: float = 0.08  # FAIL at or above this
+    callback_within_target_min: float | None = None  # callbacks within 10 min / requested
+    # Referrals above the region's baseline, as the one-sided Poisson z of the spike score:
+    # FAIL above this.
+    referral_z_max: float = 3.0
+
+    def __post_init__(self) -> None:
+        shares = (
+            "service_level_min",
+            "service_level_fail_below",
+            "abandon_rate_max",
+            "abandon_rate_fail_at",
+            "callback_within_target_min",
+        )
+        for name in shares:
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"standard {name} is {value}; give a share between 0 and 1")
+        if not (
+            self.service_level_fail_below <= self.service_level_min
+            and self.abandon_rate_max <= self.abandon_rate_fail_at
+            and self.referral_z_max > 0
+        ):
+            raise ValueError("each failing level must be at or beyond its standard")
+
+
+@dataclass(slots=True)
+class Accumulator:
+    """Counts per (region, provider, hour start) of the minutes in [from_s, to_s)."""
+
+    from_s: float
+    to_s: float
+    hours: dict[tuple[str, str, int], Bucket] = field(default_factory=dict)
+
+
+def add_minute(acc: Accumulator, region: str, provider: str, minute: int, bucket: Bucket) -> None:
+    """Add one minute's final counts to its hour if the minute starts in the range. A minute
+    handed over twice counts twice: the caller hands each once, as the replay does."""
+    if not acc.from_s <= minute < acc.to_s:
+        return
+    key = (region, provider, minute // HOUR * HOUR)
+    into = acc.hours.get(key)
+    if into is None:
+        into = acc.hours[key] = Bucket()
+    for name in _COUNTS:
+        setattr(into, name, getattr(into, name) + getattr(bucket, name))
+    into.answered_wait_sum_seconds += bucket.answered_wait_sum_seconds
+    for label, n in bucket.dispositions.items():
+        into.dispositions[label] = into.dispositions.get(label, 0) + n
+
+
+def totals_of(buckets: Iterable[Bucket]) -> Totals:
+    """Sum buckets into the Totals the live windows use."""
+    counts = dict.fromkeys(_COUNTS, 0)
+    wait_sum = 0.0
+    dispositions: dict[str, int] = {}
+    for b in buckets:
+        for name in _COUNTS:
+            counts[name] += getattr(b, name)
+        wait_sum += b.answered_wait_sum_seconds
+        for label, n in b.dispositions.items():
+            dispositions[label] = dispositions.get(label, 0) + n
+    return Totals(
+        **counts,
+        answered_wait_sum_seconds=wait_sum,
+        dispositions=tuple(sorted(dispositions.items())),
+    )
+
+
+def period_bounds(ts_s: float, period: str) -> tuple[str, int, int]:
+    """(label, start, end) in UTC epoch seconds of the Europe/London day, ISO week or month
+    holding `ts_s`; labels 2013-03-29, 2013-W13, 2013-03."""
+    local = datetime.fromtimestamp(ts_s, tz=LONDON).date()
+    if period == "day":
+        first, after = local, local + timedelta(days=1)
+        label = first.isoformat()
+    elif period == "week":
+        first = local - timedelta(days=local.weekday())
+        after = first + timedelta(days=7)
+        year, week, _ = first.isocalendar()
+        label = f"{year}-W{week:02d}"
+    elif period == "month":
+        first = local.replace(day=1)
+        after = (first + timedelta(days=32)).replace(day=1)
+        label = f"{first:%Y-%m}"
+    else:
+        raise ValueError(f"period {period!r} is not one of {PERIODS}")
+    return label, _midnight(first), _midnight(after)
+
+
+def _midnight(day: date) -> int:
+    """UTC epoch of local midnight (midnight always exists in London: DST moves 01:00)."""
+    return int(datetime(day.year, day.month, day.day, tzinfo=LONDON).timestamp())
+
+
+@dataclass(frozen=True, slots=True)
+class HourFigures:
+    start_s: int  # UTC epoch of the hour (a local hour too)
+    totals: Totals
+    kpis: Kpis
+
+
+@dataclass(frozen=True, slots=True)
+class Referral:
+    """A provider's referrals of one kind in a period, against its region's baseline."""
+
+    kind: str
+    count: int
+    triaged: int  # all dispositions
+    rate: float | None  # count / triaged
+    expected_rate: float | None  # the baseline's, weighted by the hours triaged; None: no baseline
+    z: float | None  # one-sided Poisson z of the count over the expected count
+    grade: str | None  # PASS, WARNING, FAIL; None without a baseline
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One provider, one region, one period (clipped to the requested range)."""
+
+    region: str
+    provider: str
+    period: str  # label, e.g. 2013-03-29
+    start_s: int  # first instant covered (UTC epoch)
+    end_s: int  # end of the covered span, exclusive
+    totals: Totals
+    kpis: Kpis
+    hours: tuple[HourFigures, ...]  # the hours with any count, in order
+    hours_in_breach: int  # hours whose service level is below the standard
+    worst_hour: HourFigures | None  # the lowest service level (earliest of equals)
+    alerts: tuple[AlertEvent, ...]  # firing episodes of the region in the span
+    referrals: tuple[Referral, ...]
+    service_level: str | None  # grade; None: no data (nothing answered)
+    abandonment: str | None
+    callbacks: str | None  # None also when no callback standard was given
+
+    @property
+    def result(self) -> str | None:
+        """The worst grade of the row; None when no standard had data."""
+        grades = [self.service_level, self.abandonment, self.callbacks]
+        grades += [r.grade for r in self.referrals]
+        return worst(grades)
+
+
+def worst(grades: Iterable[str | None]) -> str | None:
+    """The worst of the grades given, ignoring None (no data); None if there is none."""
+    known = [g for g in grades if g is not None]
+    return max(known, key=_ORDER.__getitem__) if known else None
+
+
+BaselineStates = Mapping[str, Mapping[str, baseline.State]]  # region -> kind or "all" -> state
+
+
+def build(
+    acc: Accumulator,
+    *,
+    period: str,
+    standards: Standards = Standards(),
+    alerts: Sequence[AlertEvent] = (),
+    baselines: BaselineStates | None = None,
+) -> list[Row]:
+    """The scorecard rows, sorted by region, provider and period."""
+    if period not in PERIODS:
+        raise ValueError(f"period {period!r} is not one of {PERIODS}")
+    groups: dict[tuple[str, str, str], list[tuple[int, Bucket]]] = {}
+    spans: dict[str, tuple[int, int]] = {}
+    for (region, provider, hour), bucket in acc.hours.items():
+        label, start, end = period_bounds(hour, period)
+        spans[label] = (max(start, math.ceil(acc.from_s)), min(end, math.ceil(acc.to_s)))
+        groups.setdefault((region, provider, label), []).append((hour, bucket))
+    rows = []
+    # By region, provider, then period start (labels of weeks straddling a year do not sort).
+    order = sorted(groups, key=lambda g: (g[0], g[1], spans[g[2]][0]))
+    for region, provider, label in order:
+        hours = groups[(region, provider, label)]
+        start, end = spans[label]
+        region_alerts = tuple(
+            a for a in alerts if a.region == region and a.state == FIRING and start <= a.ts_s < end
+        )
+        rows.append(
+            _row(
+                (region, provider, label),
+                (start, end),
+                sorted(hours, key=lambda hb: hb[0]),
+                standards=standards,
+                alerts=region_alerts,
+                region_baselines=(baselines or {}).get(region),
+            )
+        )
+    return rows
+
+
+def _row(
+    key: tuple[str, str, str],
+    span: tuple[int, int],
+    hours: list[tuple[int, Bucket]],
+    *,
+    standards: Standards,
+    alerts: tuple[AlertEvent, ...],
+    region_baselines: Mapping[str, baseline.State] | None,
+) -> Row:
+    region, provider, label = key
+    hourly = tuple(
+        HourFigures(hour, t, kpis(t)) for hour, t in ((h, totals_of([b])) for h, b in hours)
+    )
+    totals = totals_of(b for _, b in hours)
+    k = kpis(totals)
+    levels = [
+        (h.kpis.service_level, h.start_s, h) for h in hourly if h.kpis.service_level is not None
+    ]
+    worst = min(levels, key=lambda x: (x[0], x[1]))[2] if levels else None
+    return Row(
+        region=region,
+        provider=provider,
+        period=label,
+        start_s=span[0],
+        end_s=span[1],
+        totals=totals,
+        kpis=k,
+        hours=hourly,
+        hours_in_breach=sum(1 for level, _, _ in levels if level < standards.service_level_min),
+        worst_hour=worst,
+        alerts=alerts,
+        referrals=tuple(
+            _referral(kind, hourly, region_baselines, standards) for kind in REFERRAL_KINDS
+        ),
+        service_level=_at_least(
+            k.service_level, standards.service_level_min, standards.service_level_fail_below
+        ),
+        abandonment=_below(
+            k.abandon_rate, standards.abandon_rate_max, standards.abandon_rate_fail_at
+        ),
+        callbacks=_at_least(
+            k.callback_within_target_rate,
+            standards.callback_within_target_min,
+            standards.callback_within_target_min,  # no separate failing level: a miss fails
+        ),
+    )
+
+
+def _at_least(value: float | None, standard: float | None, fail: float | None) -> str | None:
+    """Grade a share that must be at least `standard`; under `fail` it fails."""
+    if value is None or standard is None or fail is None:
+        return None
+    return PASS if value >= standard else WARNING if value >= fail else FAIL
+
+
+def _below(value: float | None, standard: float, fail: float) -> str | None:
+    """Grade a share that must be below `standard`; at or above `fail` it fails."""
+    if value is None:
+        return None
+    return PASS if value < standard else WARNING if value < fail else FAIL
+
+
+def _referral(
+    kind: str,
+    hours: tuple[HourFigures, ...],
+    region_baselines: Mapping[str, baseline.State] | None,
+    standards: Standards,
+) -> Referral:
+    """Observed referrals of `kind` against the baseline rate of each hour of the week."""
+    count = triaged = 0
+    for h in hours:
+        d = dict(h.totals.dispositions)
+        count += d.get(kind, 0)
+        triaged += sum(d.values())
+    rate = None if triaged == 0 else count / triaged
+    kind_state = (region_baselines or {}).get(kind)
+    all_state = (region_baselines or {}).get(referrals.ALL)
+    if kind_state is None or all_state is None:
+        return Referral(kind, count, triaged, rate, None, None, None)
+    observed = expected = 0.0
+    covered = 0
+    for h in hours:
+        how = baseline.hour_of_week(h.start_s)
+        mean_all = baseline.expected(all_state, how, referrals.BASELINE)
+        mean_kind = baseline.expected(kind_state, how, referrals.BASELINE)
+        if not mean_all > 0 or math.isnan(mean_kind):  # warming up in this hour: not compared
+            continue
+        d = dict(h.totals.dispositions)
+        hour_triaged = sum(d.values())
+        observed += d.get(kind, 0)
+        expected += mean_kind / mean_all * hour_triaged
+        covered += hour_triaged
+    if covered == 0:
+        return Referral(kind, count, triaged, rate, None, None, None)
+    z = _upper_z(observed, expected)
+    grade = PASS if z <= standards.referral_z_max else FAIL
+    return Referral(kind, count, triaged, rate, expected / covered, z, grade)
+
+
+def _upper_z(count: float, expected: float) -> float:
+    """One-sided z of the exact Poisson upper tail (0 when the count is not above expected)."""
+    if expected <= 0:
+        return 0.0 if count == 0 else math.inf
+    log_p = poisson.log_upper_tail(np.array([count]), np.array([expected]))
+    return float(max(0.0, float(poisson.upper_z(log_p)[0])))

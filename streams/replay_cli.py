@@ -1,0 +1,273 @@
+"""`surge-monitor replay` and `surge-monitor backtest`: the live detectors over recorded events.
+
+replay writes what the live path would have shown: each closed minute's region figures (CSV) and
+the alert records it would have put on surge.alerts (JSONL, byte-equal to the live ones).
+backtest answers "which alerts would have fired, and when, with these thresholds?" for a
+thresholds file (TOML, keys of streams.alert_rules.Thresholds), as a table of episodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import tomllib
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+
+from detectors.answer_rates import RegionView
+from detectors.region_alerts import AlertEvent
+from streams import replay
+from streams.alert_rules import THRESHOLDS, Thresholds
+from streams.alerting import encode_alert
+from streams.catalogue import Catalogue, load_catalogue
+from streams.config import Settings
+from streams.errors import ConfigError
+from streams.records import format_ts
+
+log = structlog.get_logger(__name__)
+
+FIGURE_COLUMNS = (
+    "region",
+    "end_minute",
+    "window",
+    "offered",
+    "answered",
+    "answer_rate",
+    "service_level",
+    "abandon_rate",
+    "average_speed_of_answer_seconds",
+    "calls_waiting",
+    "longest_wait_seconds",
+)
+
+
+def add_commands(sub: Any) -> None:
+    r = sub.add_parser("replay", help="the live detectors over an event file or a topic range")
+    _source_args(r)
+    r.add_argument("--figures", type=Path, help="CSV: each closed minute's region figures")
+    r.add_argument("--alerts", type=Path, help="JSONL: the alert records of surge.alerts")
+    r.set_defaults(func=cmd_replay)
+    b = sub.add_parser(
+        "backtest", help="which alerts would have fired, when, for a thresholds file"
+    )
+    _source_args(b)
+    b.add_argument(
+        "--thresholds", type=Path, help="TOML of alert thresholds (default: the shipped ones)"
+    )
+    b.add_argument("--out", type=Path, help="CSV of the episodes (the table goes to stdout)")
+    b.set_defaults(func=cmd_backtest)
+
+
+def _source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", nargs="?", type=Path, help="JSONL events (surge-monitor simulate --out)")
+    p.add_argument("--topic", help="replay this topic instead of a file")
+    p.add_argument("--from", dest="from_", help="topic: first Kafka timestamp (ISO-8601)")
+    p.add_argument("--to", help="topic: Kafka timestamps before this (ISO-8601)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _instant(text: str | None, flag: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r} is not ISO-8601") from None
+    if when.tzinfo is None:
+        raise ConfigError(f"{flag} {text!r} needs a UTC offset, e.g. +00:00")
+    return when.timestamp()
+
+
+def _run(
+    args: argparse.Namespace,
+    settings: Settings,
+    thresholds: Thresholds,
+    on_view: Any = None,
+) -> replay.ReplayResult:
+    catalogue: Catalogue = load_catalogue(Path(settings.catalogue) if settings.catalogue else None)
+    progress = not args.no_progress
+    if (args.file is None) == (args.topic is None):
+        raise ConfigError("give an event FILE or --topic TOPIC (one of them)")
+    if args.file is not None:
+        if args.from_ or args.to:
+            raise ConfigError("--from/--to select a topic range; a file is replayed whole")
+        if not args.file.is_file():
+            raise ConfigError(f"event file {str(args.file)!r} does not exist")
+        return replay.replay_file(
+            args.file, settings, catalogue, thresholds=thresholds, on_view=on_view,
+            progress=progress,
+        )  # fmt: skip
+    return replay.replay_topic(
+        settings,
+        catalogue,
+        args.topic,
+        _instant(args.from_, "--from"),
+        _instant(args.to, "--to"),
+        thresholds=thresholds,
+        on_view=on_view,
+        progress=progress,
+    )
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    writer: Any = None
+    out: IO[str] | None = None
+    if args.figures:
+        out = args.figures.open("w", newline="")
+        writer = csv.DictWriter(out, FIGURE_COLUMNS)
+        writer.writeheader()
+
+    def on_view(region: str, view: RegionView) -> None:
+        if writer is not None:
+            writer.writerows(figure_rows(region, view))
+
+    try:
+        result = _run(args, settings, THRESHOLDS, on_view)
+    finally:
+        if out is not None:
+            out.close()
+    if args.alerts:
+        with args.alerts.open("wb") as f:
+            for alert in result.alerts:
+                f.write(encode_alert(alert) + b"\n")
+    log.info(
+        "replay_summary",
+        regions=len(result.views),
+        alerts=len(result.alerts),
+        figures=str(args.figures) if args.figures else None,
+        alert_file=str(args.alerts) if args.alerts else None,
+        **dict(sorted(result.counts.items())),
+    )
+    return 0
+
+
+def figure_rows(region: str, view: RegionView) -> list[dict[str, object]]:
+    """A closed minute's region-wide figures, one row per window."""
+    waiting = dict(view.calls_waiting).get("all", 0)
+    return [
+        {
+            "region": region,
+            "end_minute": format_ts(w.end_minute),
+            "window": w.window,
+            "offered": w.offered,
+            "answered": w.answered,
+            "answer_rate": w.kpis.answer_rate,
+            "service_level": w.kpis.service_level,
+            "abandon_rate": w.kpis.abandon_rate,
+            "average_speed_of_answer_seconds": w.kpis.average_speed_of_answer_seconds,
+            "calls_waiting": waiting,
+            "longest_wait_seconds": view.longest_wait_seconds,
+        }
+        for w in view.windows
+        if w.provider == "all"
+    ]
+
+
+def load_thresholds(path: Path | None) -> Thresholds:
+    """Thresholds from a TOML file of Thresholds fields; anything unknown fails with the list."""
+    if path is None:
+        return THRESHOLDS
+    try:
+        doc = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"thresholds file {str(path)!r}: {exc}") from None
+    known = {f.name: f for f in fields(Thresholds)}
+    unknown = sorted(set(doc) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"thresholds file {str(path)!r}: unknown {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    for name, value in doc.items():
+        want = type(getattr(THRESHOLDS, name))
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"thresholds file: {name} must be a number, not {value!r}")
+        if want is int and not isinstance(value, int):
+            raise ConfigError(f"thresholds file: {name} must be a whole number, not {value!r}")
+        doc[name] = want(value)
+    return replace(THRESHOLDS, **doc)
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    alert: str
+    severity: str
+    region: str
+    fired_s: float
+    resolved_s: float | None  # None: still firing at the end of the data
+    value: float  # the signal when it fired
+    threshold: float
+
+    @property
+    def minutes(self) -> float | None:
+        return None if self.resolved_s is None else (self.resolved_s - self.fired_s) / 60
+
+
+def episodes(alerts: list[AlertEvent]) -> list[Episode]:
+    """Pair each firing with its resolved (same alert_id), in firing order."""
+    fired: dict[str, AlertEvent] = {}
+    resolved: dict[str, AlertEvent] = {}
+    for a in alerts:
+        (fired if a.state == "firing" else resolved)[a.alert_id] = a
+    out = []
+    for alert_id, a in fired.items():
+        end = resolved.get(alert_id)
+        out.append(
+            Episode(
+                a.alert,
+                a.severity,
+                a.region,
+                a.ts_s,
+                None if end is None else end.ts_s,
+                a.value,
+                a.threshold,
+            )
+        )
+    return sorted(out, key=lambda e: (e.fired_s, e.region, e.alert, e.severity))
+
+
+def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
+    thresholds = load_thresholds(args.thresholds)
+    result = _run(args, settings, thresholds)
+    found = episodes(result.alerts)
+    rows = [
+        {
+            "alert": e.alert,
+            "severity": e.severity,
+            "region": e.region,
+            "fired_at": format_ts(e.fired_s),
+            "resolved_at": "" if e.resolved_s is None else format_ts(e.resolved_s),
+            "minutes": "" if e.minutes is None else f"{e.minutes:.0f}",
+            "value": f"{e.value:.4g}",
+            "threshold": f"{e.threshold:g}",
+        }
+        for e in found
+    ]
+    if args.out:
+        with args.out.open("w", newline="") as f:
+            w = csv.DictWriter(f, list(rows[0]) if rows else ["alert"])
+            w.writeheader()
+            w.writerows(rows)
+    sys.stdout.write(render_table(rows))
+    log.info(
+        "backtest_summary",
+        episodes=len(found),
+        thresholds=str(args.thresholds) if args.thresholds else "shipped",
+        out=str(args.out) if args.out else None,
+    )
+    return 0
+
+
+def render_table(rows: list[dict[str, str]]) -> str:
+    if not rows:
+        return "no alert would have fired\n"
+    cols = list(rows[0])
+    width = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
+    lines = ["  ".join(c.ljust(width[c]) for c in cols)]
+    lines += ["  ".join(r[c].ljust(width[c]) for c in cols) for r in rows]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
