@@ -23,17 +23,25 @@ fields of ``detectors.forecast.Params`` (how the defaults were tuned, on seeds 2
    capacity loss (not counted if the region is already in breach at the loss); every other
    breach episode (start after 30 minutes without the condition) is an "other" breach: the
    generator's small regions dip below the threshold now and then on their own.
-4. The warning: the rule's condition, forecast < breach_forecast_seconds at every minute
-   evaluation for breach_forecast_for_seconds (``for: 5m``: 6 evaluations). A breach is warned
-   if a warning is firing at its first minute; the lead is the breach minute - the warning's
-   first firing minute. A warning episode is false if no breach minute falls between its start
-   and 30 minutes after its end.
+4. The warning: the rule's condition, forecast < THRESHOLDS.breach_forecast_seconds, held at
+   every minute evaluation for THRESHOLDS.breach_forecast_for_seconds (a ``for:`` of k minutes
+   fires at the (k+1)th evaluation in a row: 31 for 30 minutes). The hold counts only scored
+   minutes (the warm-up hour's forecasts are not carried over), so no warning fires in a
+   series' first k minutes. A breach is warned if a warning is firing at its first minute; the
+   lead is the breach minute - the warning's first firing minute. A warning episode is false if
+   no breach minute falls between its start and 30 minutes after its end.
+5. The page: ServiceLevelBelowStandard fires kpi_for_seconds after a breach's first minute if
+   the breach holds that long (the same held-condition rule). For the caused breaches that
+   page: the share warned strictly before the page and the median minutes from the warning's
+   first firing to the page (0 if the warning did not come before it).
 
 Reported per scenario family and overall, then per model: breaches, warned %, median and
-10th-percentile lead (minutes), "late" (missed, but warned before ServiceLevelBelowStandard
-pages: within kpi_for_seconds of the breach), the median minutes from the loss to the breach
-(the longest lead a forecast that cannot foresee the loss itself could give, before the 5-minute
-``for:``), false warnings and false warnings per region-week (all replayed region-time).
+10th-percentile lead (minutes), "late" (missed, but firing at an evaluation after the breach
+minute and before ServiceLevelBelowStandard's: within kpi_for_seconds of the breach, not at
+it), warned before the page % and the median minutes before the page (caused breaches that
+page), the median minutes from the loss to the breach (the longest lead a forecast that cannot
+foresee the loss itself could give, before the rule's ``for:``), false warnings and false
+warnings per region-week (all replayed region-time).
 """
 
 from __future__ import annotations
@@ -207,15 +215,20 @@ def runs(flags: BoolArray) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
+def held(flags: BoolArray, for_minutes: int) -> BoolArray:
+    """Firing minutes of a rule with condition `flags` and a `for:` of `for_minutes`,
+    evaluated every minute: the condition at this and the `for_minutes` previous evaluations."""
+    n = for_minutes + 1
+    c = np.concatenate(([0], np.cumsum(flags)))
+    out = np.zeros(flags.size, dtype=np.bool_)
+    out[n - 1 :] = (c[n:] - c[:-n]) == n
+    return out
+
+
 def warning_minutes(forecast_s: FloatArray) -> BoolArray:
-    """Firing minutes of the rule: forecast below the threshold at this and the 5 previous
-    minute evaluations."""
-    low = forecast_s < WARN_BELOW_S
-    n = WARN_FOR_MIN + 1
-    c = np.concatenate(([0], np.cumsum(low)))
-    held = np.zeros(low.size, dtype=np.bool_)
-    held[n - 1 :] = (c[n:] - c[:-n]) == n
-    return held
+    """Firing minutes of ServiceLevelBreachForecast: forecast below breach_forecast_seconds for
+    breach_forecast_for_seconds."""
+    return held(forecast_s < WARN_BELOW_S, WARN_FOR_MIN)
 
 
 @dataclass
@@ -223,26 +236,33 @@ class Tally:
     """Breaches of one kind: per breach its lead in minutes (NaN if missed)."""
 
     leads: list[float] = field(default_factory=list)
-    late: int = 0  # missed, but warned before breach + SL_ALERT_FOR_MIN
+    late: int = 0  # missed, but warned after the breach and before breach + SL_ALERT_FOR_MIN
+    # Per breach that pages (holds SL_ALERT_FOR_MIN): minutes from the warning's first firing
+    # to ServiceLevelBelowStandard's page, 0 if the warning did not come before the page.
+    before_page: list[float] = field(default_factory=list)
     # Caused breaches only: minutes from the capacity loss to the breach, the longest lead a
-    # forecast that cannot see the loss coming could give (minus the rule's 5 minutes).
+    # forecast that cannot see the loss coming could give (minus the rule's `for:`).
     after_failure: list[float] = field(default_factory=list)
 
     def add(self, other: Tally) -> None:
         self.leads += other.leads
         self.late += other.late
+        self.before_page += other.before_page
         self.after_failure += other.after_failure
 
     def cells(self) -> list[str]:
         leads = np.array(self.leads)
         hit = leads[~np.isnan(leads)]
         n = leads.size
+        ahead = np.array(self.before_page)
         return [
             str(n),
             f"{100.0 * hit.size / n:.0f}" if n else "-",
             f"{np.median(hit):.0f}" if hit.size else "-",
             f"{np.percentile(hit, 10):.0f}" if hit.size else "-",
             str(self.late),
+            f"{100.0 * np.count_nonzero(ahead) / ahead.size:.0f}" if ahead.size else "-",
+            f"{np.median(ahead):.0f}" if ahead.size else "-",
         ]
 
 
@@ -280,6 +300,7 @@ class Score:
 def score(s: Series, model: str) -> Score:
     out = Score(minutes=s.breach.size)
     warn = warning_minutes(s.forecasts[model])
+    paged = held(s.breach, SL_ALERT_FOR_MIN)
     episode_of = np.full(warn.size, -1)
     for a, b in runs(warn):
         episode_of[a : b + 1] = a
@@ -290,8 +311,13 @@ def score(s: Series, model: str) -> Score:
     def record(tally: Tally, a: int) -> None:
         w = int(episode_of[a])
         tally.leads.append(float(a - w) if w >= 0 else math.nan)
-        if w < 0 and warn[a : a + SL_ALERT_FOR_MIN + 1].any():
+        page = a + SL_ALERT_FOR_MIN  # ServiceLevelBelowStandard fires here if the breach holds
+        late = warn[a:page]  # a warning at the page's own evaluation is not before it
+        if w < 0 and late.any():
             tally.late += 1
+            w = a + int(np.argmax(late))
+        if page < paged.size and paged[page]:
+            tally.before_page.append(float(page - w) if w >= 0 else 0.0)
 
     caused = -1
     if s.failure is not None and 0 <= s.failure < s.breach.size:
@@ -369,10 +395,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"breach: 60m and 15m service level < {THRESHOLD:g} with >= {MIN_OFFERED} offered/h; "
         f"warning: forecast < {WARN_BELOW_S:g} s for {WARN_FOR_MIN} min; "
+        f"page: breach for {SL_ALERT_FOR_MIN} min; "
         f"model {params.model} ({', '.join(f'{k}={v}' for k, v in _changed(params).items())})"
     )
     header = ["scenarios", "caused breaches", "warned %", "median lead min", "p10 lead min",
-              "late", "loss to breach min", "other breaches", "warned %", "warnings", "false",
+              "late", "before page %", "min before page", "loss to breach min",
+              "other breaches", "warned %", "warnings", "false",
               "region-weeks", "false/region-wk"]  # fmt: skip
     totals: dict[str, Score] = {}
     for model in models:
