@@ -6,7 +6,6 @@ import argparse
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from streams.errors import ConfigError, SurgeError
 from streams.logs import configure_logging
 from streams.overflow_cli import add_commands as add_overflow_commands
 from streams.replay_cli import add_commands as add_replay_commands
+from streams.replay_cli import instant
 
 log = structlog.get_logger(__name__)
 
@@ -130,16 +130,6 @@ def _scorecard_args(c: argparse.ArgumentParser) -> None:
     c.add_argument("--progress", action="store_true", help="show a progress bar")
 
 
-def _instant(text: str, flag: str) -> float:
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{flag} {text!r} is not ISO-8601") from None
-    if when.tzinfo is None:
-        raise ConfigError(f"{flag} {text!r} needs a UTC offset, e.g. +00:00")
-    return when.timestamp()
-
-
 def cmd_scorecard(args: argparse.Namespace, settings: Settings) -> int:
     from streams import scorecard
 
@@ -151,8 +141,8 @@ def cmd_scorecard(args: argparse.Namespace, settings: Settings) -> int:
         Path(settings.referral_baseline) if settings.referral_baseline else None
     )
     request = scorecard.Request(
-        from_s=_instant(args.from_, "--from"),
-        to_s=_instant(args.to, "--to"),
+        from_s=instant(args.from_, "--from"),
+        to_s=instant(args.to, "--to"),
         period=args.period,
         provider=args.provider,
         standards=standards,
@@ -201,13 +191,7 @@ def cmd_stack(args: argparse.Namespace, settings: Settings) -> int:
 def _scenario(args: argparse.Namespace) -> Any:
     from streams import simulate
 
-    try:
-        start = datetime.fromisoformat(args.start)
-    except ValueError:
-        raise ConfigError(f"--start {args.start!r} is not ISO-8601") from None
-    if start.tzinfo is None:
-        raise ConfigError(f"--start {args.start!r} needs a UTC offset, e.g. +00:00")
-    start_s = start.timestamp() // 60 * 60
+    start_s = instant(args.start, "--start") // 60 * 60
     if args.hours <= 0:
         raise ConfigError("--hours must be > 0")
     duration = args.hours * 3600
@@ -273,7 +257,7 @@ def _print_where_to_look(settings: Settings) -> None:
 def cmd_baseline(args: argparse.Namespace, settings: Settings) -> int:
     from streams import history, simulate
 
-    start = datetime.fromisoformat(args.start).timestamp() // 60 * 60
+    start = instant(args.start, "--start") // 60 * 60
     if args.weeks < 1:
         raise ConfigError("--weeks must be at least 1")
     catalogue = load_catalogue(Path(settings.catalogue) if settings.catalogue else None)

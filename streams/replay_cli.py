@@ -71,9 +71,8 @@ def _source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
-def _instant(text: str | None, flag: str) -> float | None:
-    if text is None:
-        return None
+def instant(text: str, flag: str) -> float:
+    """A command-line instant: ISO-8601 with its UTC offset (a bare local time is ambiguous)."""
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
@@ -106,8 +105,8 @@ def _run(
         settings,
         catalogue,
         args.topic,
-        _instant(args.from_, "--from"),
-        _instant(args.to, "--to"),
+        None if args.from_ is None else instant(args.from_, "--from"),
+        None if args.to is None else instant(args.to, "--to"),
         thresholds=thresholds,
         on_view=on_view,
         progress=progress,
