@@ -8,6 +8,7 @@ except through late events, which are counted (DESIGN.md, Rolling windows).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from detectors import forecast
@@ -144,11 +145,20 @@ def _cumulative_buckets(state: RegionState, config: WindowConfig) -> tuple[tuple
 
 
 def region_status(view: RegionView) -> dict[str, float | int | None]:
-    """The figures other regions' decisions need (overflow routing): region-wide, latest."""
+    """The figures other regions' decisions need (overflow routing): region-wide, latest.
+
+    `breach_forecast_seconds` is the view's forecast (0: breached already), or null when no breach
+    is forecast: JSON has no +inf, so null stands for +inf, and also for "no forecast" (no closed
+    minute yet, or under an hour of history, when the ServiceLevelBreachForecast alert does not
+    read it either); a reader takes null as "no breach coming"."""
+    forecast_s = view.breach_forecast_seconds
+    if view.history_minutes < 60 or forecast_s is None or math.isinf(forecast_s):
+        forecast_s = None
     figures: dict[str, float | int | None] = {
         "watermark_s": view.watermark_s,
         "calls_waiting": dict(view.calls_waiting).get(ALL_PROVIDERS, 0),
         "longest_wait_seconds": view.longest_wait_seconds,
+        "breach_forecast_seconds": forecast_s,
     }
     for w in view.windows:
         if w.provider == ALL_PROVIDERS:

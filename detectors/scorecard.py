@@ -16,6 +16,11 @@ gauges, so a scorecard and the dashboards cannot define a KPI two ways.
   calls the provider triaged, and the excess is the one-sided exact Poisson z of the spike
   detectors. There is no commissioned referral standard; a z above ``referral_z_max`` fails.
 - Alerts are the in-stream episodes of the provider's region (alerts are raised per region).
+- Overflow, when OverflowCommands are given, is the region's too (a region diverts its new
+  calls, whichever provider would have answered them): the diversions the commands made
+  (:func:`overflow_episodes`), counted as activations in the period of their activate, minutes
+  under overflow within the period, and who started them (`auto` or `operator:<id>`). Not
+  graded.
 
 Each KPI is graded with the numbers of the alerts and dashboards: PASS meets the standard;
 WARNING misses it but not as far as an alert would page (service level 85-95 %, abandonment
@@ -29,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -189,6 +194,77 @@ class Referral:
 
 
 @dataclass(frozen=True, slots=True)
+class OverflowCommand:
+    """The fields of an OverflowCommand record (DESIGN.md) the scorecard reads; epoch seconds."""
+
+    command_id: str
+    region: str
+    action: str  # activate | adjust | deactivate
+    target: str | None
+    issued_at_s: float
+    expires_at_s: float
+    issued_by: str  # auto | operator:<id>
+
+
+@dataclass(frozen=True, slots=True)
+class OverflowEpisode:
+    """One diversion of a region's new calls: from the activate that started it (or from the
+    first command seen, if it was under way before them) up to the next activate. It is in
+    force in `spans`: each activate or adjust from its issue until its expires_at (a command
+    nobody renews lapses, as the receiving systems apply it) or the region's next command,
+    which replaces it (a deactivate ends it). A hand-back after an operator's override lapsed,
+    or a refresh after a monitor outage, is an adjust: the same diversion, resumed."""
+
+    region: str
+    started_by: str  # issued_by of the first command: auto or operator:<id>
+    activated: bool  # started by an activate among the commands (False: under way before them)
+    targets: tuple[str, ...]  # the regions that took the overflow, in order, each once
+    spans: tuple[tuple[float, float], ...]  # [start, end) in epoch seconds, in order
+
+    @property
+    def start_s(self) -> float:
+        return self.spans[0][0]
+
+    @property
+    def end_s(self) -> float:
+        return self.spans[-1][1]
+
+    def seconds_within(self, start_s: float, end_s: float) -> float:
+        """Seconds of [start_s, end_s) in force."""
+        return sum(max(0.0, min(b, end_s) - max(a, start_s)) for a, b in self.spans)
+
+
+def overflow_episodes(commands: Iterable[OverflowCommand]) -> list[OverflowEpisode]:
+    """The diversions the commands made, by region and start. Each region's commands are taken
+    in issue order (ties in the order given: a topic partition's); a command_id seen again (an
+    acknowledgement republishes the command, a crash may re-issue one) counts once."""
+    seen: set[str] = set()
+    by_region: dict[str, list[OverflowCommand]] = {}
+    for c in commands:
+        if c.command_id not in seen:
+            seen.add(c.command_id)
+            by_region.setdefault(c.region, []).append(c)
+    out: list[OverflowEpisode] = []
+    for region, unsorted in sorted(by_region.items()):
+        cmds = sorted(unsorted, key=lambda c: c.issued_at_s)
+        # (started_by, activated, targets, spans) of the region's episodes, the last one open
+        episodes: list[tuple[str, bool, list[str], list[tuple[float, float]]]] = []
+        for i, c in enumerate(cmds):
+            if c.action == "deactivate":
+                continue  # it ends the previous command's span (below: the next command)
+            if c.action == "activate" or not episodes:
+                episodes.append((c.issued_by, c.action == "activate", [], []))
+            _, _, targets, spans = episodes[-1]
+            after = cmds[i + 1].issued_at_s if i + 1 < len(cmds) else math.inf
+            spans.append((c.issued_at_s, min(c.expires_at_s, after)))
+            if c.target is not None and c.target not in targets:
+                targets.append(c.target)
+        for by, activated, targets, spans in episodes:
+            out.append(OverflowEpisode(region, by, activated, tuple(targets), tuple(spans)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
     """One provider, one region, one period (clipped to the requested range)."""
 
@@ -207,6 +283,29 @@ class Row:
     service_level: str | None  # grade; None: no data (nothing answered)
     abandonment: str | None
     callbacks: str | None  # None also when no callback standard was given
+    # The region's diversions overlapping the span; None: no overflow commands were given.
+    overflow: tuple[OverflowEpisode, ...] | None = None
+
+    @property
+    def overflow_activations(self) -> int | None:
+        """Diversions of the region activated in the span."""
+        if self.overflow is None:
+            return None
+        return sum(e.activated and self.start_s <= e.start_s < self.end_s for e in self.overflow)
+
+    @property
+    def overflow_minutes(self) -> float | None:
+        """Minutes of the span during which a command diverted the region's new calls."""
+        if self.overflow is None:
+            return None
+        return sum(e.seconds_within(self.start_s, self.end_s) for e in self.overflow) / 60
+
+    @property
+    def overflow_started_by(self) -> tuple[str, ...] | None:
+        """Who started the diversions under way in the span (auto, operator:<id>), sorted."""
+        if self.overflow is None:
+            return None
+        return tuple(sorted({e.started_by for e in self.overflow}))
 
     @property
     def result(self) -> str | None:
@@ -232,10 +331,14 @@ def build(
     standards: Standards = Standards(),
     alerts: Sequence[AlertEvent] = (),
     baselines: BaselineStates | None = None,
+    overflow: Iterable[OverflowCommand] | None = None,
 ) -> list[Row]:
-    """The scorecard rows, sorted by region, provider and period."""
+    """The scorecard rows, sorted by region, provider and period. `overflow`: the OverflowCommands
+    of the range and before it (a diversion under way at the start began earlier); None leaves
+    the overflow figures out (unknown, not zero)."""
     if period not in PERIODS:
         raise ValueError(f"period {period!r} is not one of {PERIODS}")
+    episodes = None if overflow is None else overflow_episodes(overflow)
     groups: dict[tuple[str, str, str], list[tuple[int, Bucket]]] = {}
     spans: dict[str, tuple[int, int]] = {}
     for (region, provider, hour), bucket in acc.hours.items():
@@ -251,16 +354,20 @@ def build(
         region_alerts = tuple(
             a for a in alerts if a.region == region and a.state == FIRING and start <= a.ts_s < end
         )
-        rows.append(
-            _row(
-                (region, provider, label),
-                (start, end),
-                sorted(hours, key=lambda hb: hb[0]),
-                standards=standards,
-                alerts=region_alerts,
-                region_baselines=(baselines or {}).get(region),
+        region_overflow = None
+        if episodes is not None:
+            region_overflow = tuple(
+                e for e in episodes if e.region == region and e.start_s < end and e.end_s > start
             )
+        row = _row(
+            (region, provider, label),
+            (start, end),
+            sorted(hours, key=lambda hb: hb[0]),
+            standards=standards,
+            alerts=region_alerts,
+            region_baselines=(baselines or {}).get(region),
         )
+        rows.append(replace(row, overflow=region_overflow))
     return rows
 
 

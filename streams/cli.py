@@ -128,6 +128,17 @@ def _scorecard_args(c: argparse.ArgumentParser) -> None:
     )
     c.add_argument("--out", type=Path, required=True, help="folder for scorecard.csv and .html")
     c.add_argument("--progress", action="store_true", help="show a progress bar")
+    overflow = c.add_mutually_exclusive_group()
+    overflow.add_argument(
+        "--overflow", type=Path, help="OverflowCommand records as JSON lines: adds overflow figures"
+    )
+    overflow.add_argument(
+        "--overflow-topic",
+        nargs="?",
+        const="",
+        metavar="TOPIC",
+        help="read the OverflowCommands from the overflow topic (default SURGE_TOPIC_OVERFLOW)",
+    )
 
 
 def cmd_scorecard(args: argparse.Namespace, settings: Settings) -> int:
@@ -149,8 +160,18 @@ def cmd_scorecard(args: argparse.Namespace, settings: Settings) -> int:
         baseline_path=baseline,
     )
     catalogue = load_catalogue(Path(settings.catalogue) if settings.catalogue else None)
+    overflow_topic = args.overflow_topic
+    if overflow_topic == "":  # --overflow-topic without a name
+        overflow_topic = settings.topic_overflow
     result = scorecard.compute(
-        request, settings, catalogue, file=args.file, topic=args.topic, progress=args.progress
+        request,
+        settings,
+        catalogue,
+        file=args.file,
+        topic=args.topic,
+        progress=args.progress,
+        overflow_file=args.overflow,
+        overflow_topic=overflow_topic,
     )
     scorecard.write(result, catalogue, args.out)
     failing = sorted({f"{r.region}/{r.provider}" for r in result.rows if r.result == "fail"})

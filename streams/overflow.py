@@ -5,7 +5,8 @@ inputs (the latest figures of every region, the operator overrides), its state, 
 
 Inputs, both one partition, so one worker owns the policy (Faust's assignor gives partition 0 of
 every co-subscribed one-partition topic to the same worker):
-- `<app id>-region-status` (streams.answer_rates): each region's latest figures;
+- `<app id>-region-status` (streams.answer_rates): each region's latest figures (service levels,
+  calls waiting, calls offered and the breach forecast, null when none is coming);
 - `<app id>-overflow-requests`: operator requests from `surge-monitor overflow ...` and the HTTP
   API (streams.overflow_api), JSON `OperatorRequest`s.
 
@@ -191,21 +192,39 @@ def command_json(command: Command, acknowledged_by: str | None = None) -> dict[s
     }
 
 
-# (watermark_s, service_level_60m, service_level_15m, calls_waiting) of one status record
-Snapshot = tuple[float, float | None, float | None, int]
+# (watermark_s, service_level_60m, service_level_15m, calls_waiting, breach_forecast_seconds
+# (None: none forecast), offered_15m) of one status record
+Snapshot = tuple[float, float | None, float | None, int, float | None, int]
+RECENT_MINUTES: Final = 15  # the status record's short window (offered_15m)
 
 
 def _signal(region: str, snap: Snapshot) -> RegionSignal:
-    _, sl60, sl15, waiting = snap
+    _, sl60, sl15, waiting, forecast_s, offered_15m = snap
     spare = spare_capacity(
         sl15, waiting, standard=THRESHOLDS.service_level_standard, waiting_limit=WAITING_LIMIT
     )
-    return RegionSignal(region, sl60, sl15, waiting, spare)
+    return RegionSignal(
+        region,
+        sl60,
+        sl15,
+        waiting,
+        spare,
+        math.inf if forecast_s is None else forecast_s,
+        offered_15m / RECENT_MINUTES,
+    )
 
 
 def _snapshot(doc: list[Any]) -> Snapshot:
-    wm, sl60, sl15, waiting = doc
-    return (float(wm), _opt_float(sl60), _opt_float(sl15), int(waiting))
+    """A checkpointed snapshot; those saved before the forecast was read have 4 fields."""
+    wm, sl60, sl15, waiting, forecast_s, offered_15m = [*doc, None, 0][:6]
+    return (
+        float(wm),
+        _opt_float(sl60),
+        _opt_float(sl15),
+        int(waiting),
+        _opt_float(forecast_s),
+        int(offered_15m),
+    )
 
 
 def _opt_float(x: Any) -> float | None:
@@ -239,6 +258,8 @@ class Policy:
             doc.get("service_level_60m"),
             doc.get("service_level_15m"),
             int(doc.get("calls_waiting") or 0),
+            _opt_float(doc.get("breach_forecast_seconds")),  # null: none forecast (+inf)
+            int(doc.get(f"offered_{RECENT_MINUTES}m") or 0),
         )
         kept = self.history.setdefault(region, [])
         if kept and kept[-1][0] // HISTORY_STEP_SECONDS == now // HISTORY_STEP_SECONDS:

@@ -4,7 +4,9 @@ The events are replayed through the live path (streams.replay: the same validati
 in-stream alerts as a worker), each (region, provider, minute)'s final counts are scored by
 detectors.scorecard, and the rows are written as `scorecard.csv` (one row per provider, region
 and period) and `scorecard.html`, a single self-contained file (inline CSS, plots as base64 PNG)
-that can be mailed to a commissioner and opened offline.
+that can be mailed to a commissioner and opened offline. Optionally the OverflowCommands of the
+range (a JSON-lines file of the records, or the overflow topic) add each region's overflow
+activations, minutes under overflow and who started them (detectors.scorecard.overflow_episodes).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import io
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -29,11 +31,12 @@ from matplotlib.ticker import PercentFormatter
 
 from detectors import baseline
 from detectors import scorecard as card
-from detectors.scorecard import LONDON, Referral, Row, Standards
+from detectors.scorecard import LONDON, OverflowCommand, Referral, Row, Standards
 from streams.alert_rules import THRESHOLDS
 from streams.catalogue import Catalogue
 from streams.config import Settings
 from streams.errors import ConfigError
+from streams.records import InvalidEvent, parse_ts
 from streams.replay import MinuteRow, ReplayResult, replay_file, replay_topic
 
 log = structlog.get_logger(__name__)
@@ -80,6 +83,7 @@ class Scorecard:
     rows: list[Row]
     source: str  # the file or topic replayed
     counts: Counter[str]  # the replay's event results (ok, late, duplicate, invalid:...)
+    overflow_source: str | None = None  # where the OverflowCommands came from; None: not given
 
 
 def compute(
@@ -90,14 +94,19 @@ def compute(
     file: Path | None = None,
     topic: str | None = None,
     progress: bool = False,
+    overflow_file: Path | None = None,
+    overflow_topic: str | None = None,
 ) -> Scorecard:
     """Replay `file` (JSON lines of `surge-monitor simulate --out`) or all of `topic`, and score.
 
     A topic is read from its start: Kafka's timestamps are when events were produced, which for
-    a replayed history is not when they happened; the range applies to event time.
+    a replayed history is not when they happened; the range applies to event time. The overflow
+    commands (`overflow_file` or all of `overflow_topic`, at most one) are read whole too.
     """
     if (file is None) == (topic is None):
         raise ConfigError("give exactly one of --file or --topic")
+    if overflow_file is not None and overflow_topic is not None:
+        raise ConfigError("give at most one of --overflow or --overflow-topic")
     if not request.from_s < request.to_s:
         raise ConfigError("--from must be before --to")
     acc = card.Accumulator(request.from_s, request.to_s)
@@ -116,18 +125,92 @@ def compute(
         assert topic is not None
         result = replay_topic(settings, catalogue, topic, on_minute=on_minute, progress=progress)
         source = f"topic {topic}"
+    overflow: list[OverflowCommand] | None = None
+    overflow_source = None
+    if overflow_file is not None:
+        overflow, overflow_source = load_overflow(overflow_file)
+    elif overflow_topic is not None:
+        overflow, overflow_source = read_overflow_topic(settings, overflow_topic)
     rows = card.build(
         acc,
         period=request.period,
         standards=request.standards,
         alerts=result.alerts,
         baselines=load_baselines(request.baseline_path) if request.baseline_path else None,
+        overflow=overflow,
     )
     if request.provider is not None and not rows:
         known = sorted({p.id for r in catalogue.regions for p in r.providers})
         if request.provider not in known:
             raise ConfigError(f"--provider {request.provider!r} is not one of {known}")
-    return Scorecard(request, rows, source, result.counts)
+    return Scorecard(request, rows, source, result.counts, overflow_source)
+
+
+def overflow_command(doc: object) -> OverflowCommand:
+    """The scorecard's fields of an OverflowCommand record (DESIGN.md); ValueError says what is
+    wrong with it."""
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    try:
+        command_id, region, issued_by = doc["command_id"], doc["region"], doc["issued_by"]
+        action, target = doc["action"], doc.get("target")
+        issued_at_s, expires_at_s = parse_ts(doc["issued_at"]), parse_ts(doc["expires_at"])
+    except KeyError as exc:
+        raise ValueError(f"no {exc.args[0]!r} field") from None
+    except InvalidEvent as exc:
+        raise ValueError(exc.detail) from None
+    texts = (command_id, region, issued_by)
+    if not all(isinstance(x, str) and x for x in texts) or not isinstance(target, str | None):
+        raise ValueError("command_id, region and issued_by must be strings, target one or null")
+    if action not in ("activate", "adjust", "deactivate"):
+        raise ValueError(f"action {action!r} is not activate, adjust or deactivate")
+    if expires_at_s < issued_at_s:
+        raise ValueError("expires_at is before issued_at")
+    return OverflowCommand(command_id, region, action, target, issued_at_s, expires_at_s, issued_by)
+
+
+def parse_overflow(docs: Iterable[object], source: str) -> tuple[list[OverflowCommand], str]:
+    """The valid commands of `docs`, and a description of the source for the report; a record
+    that is not an OverflowCommand is skipped and logged (one bad record should not cost the
+    whole scorecard its overflow figures)."""
+    commands: list[OverflowCommand] = []
+    skipped = 0
+    for i, doc in enumerate(docs, 1):
+        try:
+            commands.append(overflow_command(doc))
+        except ValueError as exc:
+            skipped += 1
+            log.warning("scorecard_overflow_skipped", source=source, record=i, error=str(exc))
+    note = f"{source}: {len(commands)} commands" + (f", {skipped} skipped" if skipped else "")
+    return commands, note
+
+
+def load_overflow(path: Path) -> tuple[list[OverflowCommand], str]:
+    """OverflowCommand records from a JSON-lines file (one record a line, as on the topic)."""
+    if not path.is_file():
+        raise ConfigError(f"--overflow {path} does not exist")
+
+    def docs() -> Iterable[object]:
+        with path.open("rb") as f:
+            for line in f:
+                if line.strip():
+                    try:
+                        yield orjson.loads(line)
+                    except orjson.JSONDecodeError:
+                        yield None  # counted as skipped
+
+    return parse_overflow(docs(), f"file {path}")
+
+
+def read_overflow_topic(settings: Settings, topic: str) -> tuple[list[OverflowCommand], str]:
+    """Every OverflowCommand on `topic` (the overflow topic), read from its start."""
+    from streams.overflow_cli import read_commands  # imports Faust: only when asked for
+
+    try:
+        docs = read_commands(replace(settings, topic_overflow=topic), timeout_s=60.0)
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"topic {topic!r} holds a record that is not JSON ({exc})") from None
+    return parse_overflow(docs, f"topic {topic}")
 
 
 def load_baselines(path: Path) -> dict[str, dict[str, baseline.State]]:
@@ -172,7 +255,9 @@ CSV_COLUMNS: Final = (
     "ambulance_rate", "ambulance_baseline_rate", "ambulance_z", "ambulance_result",
     "ed_rate", "ed_baseline_rate", "ed_z", "ed_result",
     "hours", "hours_in_breach", "worst_hour", "worst_hour_service_level",
-    "alerts", "alert_names", "result",
+    "alerts", "alert_names",
+    "overflow_activations", "overflow_minutes", "overflow_started_by",
+    "result",
 )  # fmt: skip
 
 
@@ -214,6 +299,10 @@ def csv_rows(rows: Iterable[Row], standards: Standards) -> list[dict[str, object
             ),
             "alerts": len(r.alerts),
             "alert_names": ";".join(f"{a.alert}:{a.severity}" for a in r.alerts),
+            # Empty without overflow commands: unknown, not none.
+            "overflow_activations": "" if r.overflow is None else r.overflow_activations,
+            "overflow_minutes": _num(r.overflow_minutes, 1),
+            "overflow_started_by": ";".join(r.overflow_started_by or ()),
             "result": _result(r.result),
         }
         for ref in r.referrals:
@@ -268,7 +357,12 @@ def render_html(scorecard: Scorecard, catalogue: Catalogue) -> str:
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">Europe/London time, by {_e(req.period)}; replayed from '
         f"{_e(scorecard.source)} through the live path's detectors ({_e(events or 'no events')})"
-        "</p>",
+        + (
+            f"; overflow commands from {_e(scorecard.overflow_source)}"
+            if scorecard.overflow_source
+            else ""
+        )
+        + "</p>",
         "<h2>Standards</h2>",
         '<ul class="standards">',
         f"<li>Service level: calls answered within 60 s / calls answered, at least "
@@ -291,6 +385,11 @@ def render_html(scorecard: Scorecard, catalogue: Catalogue) -> str:
         "as the alerts page. Fail (red): where the alerts page and the dashboards turn red.</li>",
         "<li>Hours in breach: clock hours whose service level is below the standard; worst hour: "
         "the lowest service level. Alerts: in-stream alert episodes raised for the region.</li>",
+        "<li>Overflow (not graded): diversions of the region's new calls to a neighbour, from "
+        "the OverflowCommands: activations started in the period, minutes diverting within it, "
+        "and who started them (auto: the overflow policy; operator:&lt;id&gt;)"
+        + ("." if scorecard.overflow_source else "; not given for this report (n/a).")
+        + "</li>",
         "</ul>",
         "<h2>Summary</h2>",
         _summary_table(scorecard.rows, s, names),
@@ -337,7 +436,8 @@ def _summary_table(rows: Sequence[Row], s: Standards, names: dict[str, str]) -> 
         f"<th>Abandoned after 30 s<br>(&lt; {s.abandon_rate_max:.0%})</th>"
         f"<th>Callbacks &le; 10 min<br>({callback_standard})</th>"
         "<th>Ambulance referrals<br>(vs baseline)</th><th>ED referrals<br>(vs baseline)</th>"
-        "<th>Hours in breach</th><th>Worst hour</th><th>Alerts</th><th>Result</th></tr>"
+        "<th>Hours in breach</th><th>Worst hour</th><th>Alerts</th>"
+        "<th>Overflow<br>(activations)</th><th>Result</th></tr>"
     )
     body = []
     for r in rows:
@@ -369,6 +469,7 @@ def _summary_table(rows: Sequence[Row], s: Standards, names: dict[str, str]) -> 
             f"<td>{r.hours_in_breach} of {len(r.hours)}</td>",
             f"<td>{worst}</td>",
             f"<td>{len(r.alerts)}</td>",
+            _overflow_cell(r),
             _cell(r.result, _LABELS[r.result], ""),
         ]
         body.append(
@@ -382,6 +483,13 @@ def _cell(grade: str | None, value: str, detail: str) -> str:
     css = "na" if grade is None else grade
     small = f"<small>{_e(detail)}</small>" if detail else ""
     return f'<td class="{css}">{_e(value)}{small}</td>'
+
+
+def _overflow_cell(r: Row) -> str:
+    if r.overflow is None or r.overflow_minutes is None:
+        return f'<td class="na">{NO_DATA}</td>'
+    by = ", ".join(r.overflow_started_by or ()) or "none"
+    return f"<td>{r.overflow_activations}<small>{r.overflow_minutes:.0f} min; {_e(by)}</small></td>"
 
 
 def _referral_cell(ref: Referral) -> str:

@@ -5,9 +5,14 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+import orjson
+
+from detectors.answer_rates import RegionView, region_status
 from streams import play, scorecard, simulate
 from streams.catalogue import default_catalogue
 from streams.config import load_settings
+from streams.overflow import Policy
+from streams.replay import replay_file
 
 GOOD_FRIDAY_2013_08Z = 1364544000.0
 HOURS = 3
@@ -21,11 +26,30 @@ def launch_day_events() -> tuple[simulate.Emitted, ...]:
     return tuple(simulate.generate(scenario, default_catalogue(), seed=2013))
 
 
+def launch_day_overflow(events: Path, out: Path) -> Path:
+    """The OverflowCommands the overflow agent's core (streams.overflow.Policy) issues when fed
+    each closed minute's region status of a replay of `events`, as JSON lines in `out`."""
+    catalogue = default_catalogue()
+    policy = Policy({r.code: r.neighbours for r in catalogue.regions})
+    commands: list[dict[str, object]] = []
+
+    def on_view(region: str, view: RegionView) -> None:
+        commands.extend(policy.on_status({"region": region, **region_status(view)}))
+
+    replay_file(events, load_settings({}), catalogue, on_view=on_view)
+    out.write_bytes(b"".join(orjson.dumps(c) + b"\n" for c in commands))
+    return out
+
+
 def launch_day_scorecard(folder: Path) -> scorecard.Scorecard:
-    """Write the events as `simulate --out` does, and score them by day as the CLI does."""
+    """Write the events as `simulate --out` does, and score them by day as the CLI does, with
+    the overflow commands the policy issued on them (`--overflow`)."""
     events = folder / "events.jsonl"
     play.write_jsonl(launch_day_events(), events)
+    overflow = launch_day_overflow(events, folder / "overflow.jsonl")
     request = scorecard.Request(
         from_s=GOOD_FRIDAY_2013_08Z, to_s=GOOD_FRIDAY_2013_08Z + HOURS * 3600, period="day"
     )
-    return scorecard.compute(request, load_settings({}), default_catalogue(), file=events)
+    return scorecard.compute(
+        request, load_settings({}), default_catalogue(), file=events, overflow_file=overflow
+    )

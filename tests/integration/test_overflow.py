@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from detectors.overflow import PolicyParams
-from streams import play, simulate, stack
+from streams import play, scorecard, simulate, stack
 from streams.catalogue import default_catalogue
 from streams.config import Settings
 from streams.overflow import latest_commands
@@ -129,6 +129,22 @@ def test_launch_day_activates_the_failing_regions_and_releases_them_after_recove
     )
     owners = prom_vector(s, "count by (instance) (surge_overflow_active)", "instance")
     assert len(owners) == 1
+    # The scorecard reads the commands back from the topic (kafka-python, the project's client
+    # settings): one auto activation and some minutes under overflow per failing region only.
+    card = scorecard.compute(
+        scorecard.Request(GOOD_FRIDAY_2013_08Z, GOOD_FRIDAY_2013_08Z + 5 * 3600),
+        s,
+        CATALOGUE,
+        topic=s.topic_calls,
+        overflow_topic=s.topic_overflow,
+    )
+    assert card.overflow_source is not None and "skipped" not in card.overflow_source
+    for row in card.rows:
+        figures = (row.overflow_activations, row.overflow_started_by, row.overflow_minutes)
+        if row.region in FAILING:
+            assert figures[:2] == (1, ("auto",)) and (row.overflow_minutes or 0) > 0, figures
+        else:
+            assert figures == (0, (), 0.0), (row.region, figures)
 
 
 def test_an_operator_activate_becomes_a_command_and_shows_on_the_gauge(

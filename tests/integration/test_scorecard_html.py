@@ -105,6 +105,7 @@ def test_chromium_renders_the_tables_and_plots(
         "failing": str(len(FAILING)),
     }
     assert "<th>Service level<br>" in dom
+    assert "<th>Overflow<br>(activations)</th>" in dom  # the policy's commands were given
 
 
 def test_screenshot_is_a_non_blank_page_with_pass_and_fail_colours(

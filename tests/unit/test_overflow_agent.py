@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import replace
 from typing import Any
 
+import orjson
 import pytest
 import structlog
 
+from detectors import windows
+from detectors.answer_rates import region_status, region_view
+from detectors.windows import WindowConfig
 from streams.catalogue import default_catalogue
 from streams.overflow import (
     OverflowRequestError,
@@ -29,16 +35,25 @@ FIELDS = {
 }  # fmt: skip
 
 
-def status(region: str, sl: float | None, at_s: float, waiting: int = 0) -> dict[str, Any]:
+def status(
+    region: str,
+    sl: float | None,
+    at_s: float,
+    waiting: int = 0,
+    forecast_s: float | None = None,
+) -> dict[str, Any]:
+    """A region status record as streams.answer_rates publishes it (3 calls offered a minute)."""
     return {
         "region": region,
         "watermark_s": at_s,
         "calls_waiting": waiting,
         "longest_wait_seconds": None,
+        "breach_forecast_seconds": forecast_s,
         "service_level_15m": sl,
         "service_level_60m": sl,
         "abandon_rate_15m": None,
-        "offered_60m": 100,
+        "offered_15m": 45,
+        "offered_60m": 180,
     }
 
 
@@ -178,3 +193,66 @@ def test_a_region_is_decided_on_its_own_clock_with_the_others_as_they_were() -> 
     assert [(c["region"], c["action"], c["target"], c["issued_at"]) for c in commands] == [
         ("north-west", "activate", "yorkshire", format_ts(T0 + 15 * MIN))
     ]
+
+
+def test_region_status_carries_the_forecast_with_null_for_none() -> None:
+    """The status record has the view's breach forecast; +inf, no forecast and a region warming up
+    (under an hour of history) are all null, so the record is plain JSON."""
+    view = replace(region_view(windows.initial(), WindowConfig()), history_minutes=60)
+    cases = [(view, 420.0, 420.0), (view, 0.0, 0.0), (view, math.inf, None), (view, None, None)]
+    cases.append((replace(view, history_minutes=59), 420.0, None))
+    for v, forecast_s, published in cases:
+        doc = region_status(replace(v, breach_forecast_seconds=forecast_s))
+        assert doc["breach_forecast_seconds"] == published
+        assert orjson.loads(orjson.dumps(doc)) == doc
+
+
+def test_a_confident_forecast_in_the_status_activates_before_any_breach() -> None:
+    """North West at 90 % (no breach of 75 %) with a breach forecast in 5 minutes and a standing
+    queue activates after 15 minutes; the same figures without a forecast never do."""
+    forecast, plain = Policy(NEIGHBOURS), Policy(NEIGHBOURS)
+    early: list[dict[str, Any]] = []
+    for m in range(40):
+        at = T0 + m * MIN
+        for region in sorted(NEIGHBOURS):
+            if region == "north-west":
+                early += forecast.on_status(status(region, 0.9, at, waiting=8, forecast_s=300.0))
+                assert plain.on_status(status(region, 0.9, at, waiting=8)) == []
+            else:
+                early += forecast.on_status(status(region, 0.99, at))
+                plain.on_status(status(region, 0.99, at))
+    assert [(c["region"], c["action"], c["target"], c["issued_at"]) for c in early] == [
+        ("north-west", "activate", "yorkshire", format_ts(T0 + 15 * MIN))
+    ]
+    assert "forecast to breach in 5 min" in early[0]["reason"]
+
+
+def test_a_neighbour_forecast_to_breach_is_not_the_target() -> None:
+    """Yorkshire, North West's first choice, answers well but is forecast to breach: skipped."""
+    policy = Policy(NEIGHBOURS)
+    commands: list[dict[str, Any]] = []
+    for m in range(20):
+        at = T0 + m * MIN
+        for region in sorted(NEIGHBOURS):
+            sl, forecast_s = {"north-west": (0.5, 0.0), "yorkshire": (0.99, 600.0)}.get(
+                region, (0.99, None)
+            )
+            commands += policy.on_status(status(region, sl, at, forecast_s=forecast_s))
+    (cmd,) = commands
+    assert cmd["region"] == "north-west" and cmd["target"] not in ("yorkshire", None)
+    assert cmd["target"] in NEIGHBOURS["north-west"]
+
+
+def test_a_checkpoint_saved_before_the_forecast_restores() -> None:
+    """History snapshots of four fields (saved before the forecast was read) restore, and the
+    policy carries on as one that was never interrupted."""
+    straight, interrupted = Policy(NEIGHBOURS), Policy(NEIGHBOURS)
+    run(straight, range(10), {"north-west": 0.5})
+    run(interrupted, range(10), {"north-west": 0.5})
+    doc = json.loads(json.dumps(interrupted.to_json()))
+    doc["history"] = {r: [snap[:4] for snap in h] for r, h in doc["history"].items()}
+    restored = Policy(NEIGHBOURS)
+    restored.restore(doc)
+    assert run(restored, range(10, 60), {"north-west": 0.5}) == run(
+        straight, range(10, 60), {"north-west": 0.5}
+    )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -24,13 +26,22 @@ NEIGHBOURS: dict[str, tuple[str, ...]] = {
     "d": ("c",),
 }
 GOOD = 0.97
+FORECAST_ON_S = 900.0  # PolicyParams().forecast_on_seconds
 
 
 def sig(
-    region: str, sl60: float | None, sl15: float | None = -1.0, spare: float = 0.5
+    region: str,
+    sl60: float | None,
+    sl15: float | None = -1.0,
+    spare: float = 0.5,
+    *,
+    forecast: float = math.inf,
+    waiting: int = 4,
+    arrivals: float = 2.0,
 ) -> RegionSignal:
     """A signal; sl15 defaults to sl60 (a steady region)."""
-    return RegionSignal(region, sl60, sl60 if sl15 == -1.0 else sl15, 4, spare)
+    sl15 = sl60 if sl15 == -1.0 else sl15
+    return RegionSignal(region, sl60, sl15, waiting, spare, forecast, arrivals)
 
 
 def signals(**levels: float | None) -> dict[str, RegionSignal]:
@@ -74,6 +85,8 @@ def test_defaults_are_the_alert_thresholds() -> None:
     assert P.on_below == THRESHOLDS.service_level_critical
     assert P.target_min_service_level == THRESHOLDS.service_level_standard
     assert P.target_keep_service_level == THRESHOLDS.service_level_warning
+    assert P.forecast_below == THRESHOLDS.service_level_standard
+    assert P.forecast_on_seconds == FORECAST_ON_S
 
 
 def test_sustained_breach_activates_to_the_first_fit_neighbour() -> None:
@@ -275,6 +288,107 @@ def test_override_diversions_count_for_other_regions() -> None:
     assert actions(cmds) == [("a", "activate", "d", 0.3)]
 
 
+# ---- rule 2b: the early start on a confident forecast ------------------------------------------
+
+
+def losing_handlers(minute: int) -> RegionSignal:
+    """Region a from the minute it loses its handlers: a standing queue at once, the breach
+    forecast 10 minutes away and closing, the hour below the standard, and under the breach
+    rule's 75 % from minute 10."""
+    sl60 = 0.90 if minute < 10 else 0.70
+    forecast = max(0.0, 600.0 - minute * MIN)
+    return sig("a", sl60, sl60 - 0.1, forecast=forecast, waiting=8)
+
+
+def first_command(params: PolicyParams, region_a: Callable[[int], RegionSignal]) -> Command | None:
+    """The first command over two hours of a minute-by-minute `region_a`, the others good."""
+    sim = Sim(params)
+    for m in range(120):
+        cmds = sim.run(1, {**signals(), "a": region_a(m)})
+        if cmds:
+            return cmds[0]
+    return None
+
+
+def test_a_confident_forecast_activates_earlier_than_the_breach_rule() -> None:
+    """Held for on_after_seconds, a confident forecast activates at minute 15; the breach rule
+    alone waits for 15 minutes under 75 %, from minute 10."""
+    early = first_command(P, losing_handlers)
+    late = first_command(replace(P, forecast_on_seconds=None), losing_handlers)
+    assert early is not None and late is not None
+    assert (early.action, early.target, early.issued_at_s) == ("activate", "b", T0 + 15 * MIN)
+    assert "forecast to breach in 0 min with 8 calls waiting, for 15 min" in early.reason
+    assert (late.action, late.target, late.issued_at_s) == ("activate", "b", T0 + 25 * MIN)
+    assert "below 75.0 % for 15 min" in late.reason
+
+
+NOISY: dict[str, Callable[[int], RegionSignal]] = {
+    # A healthy region's dip: "breached" (0) for 10 minutes, then nothing forecast.
+    "short dip": lambda m: (
+        sig("a", 0.84, forecast=0.0, waiting=5) if 30 <= m < 40 else sig("a", 0.96)
+    ),
+    # Value-0 blips one minute in five, between them nothing forecast.
+    "value 0 blips": lambda m: sig("a", 0.84, forecast=0.0 if m % 5 else math.inf, waiting=6),
+    # "Breached" for two hours, but the queue drains between calls (a few waiting now and then).
+    "no standing queue": lambda m: sig("a", 0.80, forecast=0.0, waiting=4 if m % 4 else 1),
+    # A queue shorter than a minute of arrivals.
+    "queue under a minute of arrivals": lambda m: sig(
+        "a", 0.80, forecast=0.0, waiting=6, arrivals=8.0
+    ),
+    # Forecast and queue, but the hour still meets the standard.
+    "hour at the standard": lambda m: sig("a", 0.95, 0.80, forecast=300.0, waiting=9),
+    # A breach forecast beyond forecast_on_seconds.
+    "forecast beyond 15 min": lambda m: sig("a", 0.88, forecast=901.0, waiting=9),
+}
+
+
+@pytest.mark.parametrize("pattern", NOISY)
+def test_a_noisy_forecast_does_not_activate(pattern: str) -> None:
+    """Short dips, value-0 blips, a queue that drains, a small queue, an hour still at the
+    standard or a forecast too far out: two hours without a command."""
+    assert first_command(P, NOISY[pattern]) is None
+
+
+@pytest.mark.parametrize(
+    ("params", "b_forecast", "target"),
+    [
+        (P, math.inf, "b"),
+        (P, FORECAST_ON_S + 1, "b"),
+        (P, FORECAST_ON_S, "c"),
+        (P, 0.0, "c"),
+        (replace(P, forecast_on_seconds=None), 0.0, "b"),  # rule 2b off: forecasts not read
+    ],
+)
+def test_a_target_forecast_to_breach_is_not_picked(
+    params: PolicyParams, b_forecast: float, target: str
+) -> None:
+    """A neighbour meeting every bar but forecast to breach within forecast_on_seconds is passed
+    over for the next one in preference order."""
+    sim = Sim(params)
+    [cmd] = sim.run(16, {**signals(a=0.70), "b": sig("b", GOOD, forecast=b_forecast)})
+    assert (cmd.action, cmd.target) == ("activate", target)
+
+
+def test_no_target_without_a_breach_forecast_keeps_the_region_pending() -> None:
+    """If every fit neighbour is forecast to breach, a confident region waits, then goes to the
+    first neighbour that is no longer forecast to."""
+    sim = Sim()
+    doomed = {r: sig(r, GOOD, forecast=600.0) for r in NEIGHBOURS}
+    assert sim.run(30, {**doomed, "a": losing_handlers(20)}) == []
+    assert sim.states["a"].status == "pending"
+    [cmd] = sim.run(1, {**doomed, "a": losing_handlers(20), "c": sig("c", GOOD)})
+    assert (cmd.action, cmd.target) == ("activate", "c")
+
+
+def test_states_saved_before_rule_2b_still_load() -> None:
+    """A state with a forecast timer round-trips; one saved without the field loads with none."""
+    pending = PolicyState(status="pending", since_s=T0, forecast_since_s=T0 - MIN)
+    assert roundtrip(pending) == pending
+    doc = o.to_json(pending)
+    del doc["forecast_since_s"]
+    assert o.from_json(doc) == replace(pending, forecast_since_s=None)
+
+
 def test_time_going_backwards_skips_the_region() -> None:
     """A decide older than a region's last one leaves that region alone."""
     sim = Sim()
@@ -301,6 +415,9 @@ def test_spare_capacity(sl15: float | None, waiting: int, expected: float) -> No
         {"share": 0.6},
         {"refresh_before_seconds": 3600},
         {"max_sources_per_target": 0},
+        {"forecast_on_seconds": -1.0},
+        {"forecast_below": 0.0},
+        {"forecast_min_waiting": -1},
     ],
 )
 def test_bad_params_are_refused(kwargs: dict[str, float]) -> None:
@@ -326,20 +443,21 @@ def test_bad_state_documents_are_refused() -> None:
 
 levels_st = st.sampled_from([None, 0.5, 0.75, 0.80, 0.85, 0.91, 0.93, 0.95, 0.99])
 pair_st = st.one_of(levels_st.map(lambda x: (x, x)), st.tuples(levels_st, levels_st))
-# (levels per region, minutes between decisions, how many decisions they last): regimes that
-# persist long enough to activate, move, refresh and release.
+forecast_st = st.sampled_from([math.inf, 0.0, 600.0, 1200.0])
+# (levels and breach forecast per region, minutes between decisions, how many decisions they
+# last): regimes that persist long enough to activate, move, refresh and release.
 round_st = st.tuples(
-    st.fixed_dictionaries({r: pair_st for r in NEIGHBOURS}),
+    st.fixed_dictionaries({r: st.tuples(pair_st, forecast_st) for r in NEIGHBOURS}),
     st.sampled_from([MIN, 5 * MIN, 15 * MIN]),
     st.integers(1, 40),
 )
-Rounds = list[tuple[dict[str, tuple[float | None, float | None]], float, int]]
+Rounds = list[tuple[dict[str, tuple[tuple[float | None, float | None], float]], float, int]]
 
 
 def ticks(rounds: Rounds, start: float) -> Iterator[tuple[float, dict[str, RegionSignal]]]:
     now = start
     for levels, gap, repeat in rounds:
-        sigs = {r: sig(r, sl60, sl15) for r, (sl60, sl15) in levels.items()}
+        sigs = {r: sig(r, sl60, sl15, forecast=f) for r, ((sl60, sl15), f) in levels.items()}
         for _ in range(repeat):
             now += gap
             yield now, sigs
@@ -355,6 +473,23 @@ params_st = st.builds(
 )
 
 
+def held_since(
+    history: list[tuple[float, dict[str, RegionSignal]]],
+    region: str,
+    condition: Callable[[RegionSignal], bool],
+) -> float:
+    """When `condition` began to hold without a break up to the last decision (signals without a
+    60 min figure hold the timers, as the policy does); the last decision's time if it does not."""
+    since = history[-1][0]
+    for t, s in reversed(history):
+        if s[region].service_level_60m is None:
+            continue
+        if not condition(s[region]):
+            break
+        since = t
+    return since
+
+
 @settings(max_examples=150, deadline=None)
 @given(params=params_st, rounds=st.lists(round_st, max_size=12))
 def test_policy_invariants(
@@ -362,7 +497,8 @@ def test_policy_invariants(
     rounds: Rounds,
 ) -> None:
     """Under any signals: changes of a region's diversion are a dwell apart, each activation
-    follows on_after_seconds of breach, targets are never the region itself nor over capacity,
+    follows on_after_seconds of breach or of a confident forecast and goes to a region not
+    forecast to breach, targets are never the region itself nor over capacity,
     every command id is new, and replaying the commands gives the states' diversions."""
     states: dict[str, PolicyState] = {}
     ids = set()
@@ -382,14 +518,10 @@ def test_policy_invariants(
                 last_change[c.region] = now
             applied[c.region] = new
             if c.action == "activate":
-                breach_since = now
-                for t, s in reversed(history):
-                    if s[c.region].service_level_60m is None:
-                        continue
-                    if not o._below(s[c.region], params.on_below):
-                        break
-                    breach_since = t
-                assert now - breach_since >= params.on_after_seconds
+                assert c.target is not None and not o._forecast_soon(sigs[c.target], params)
+                breach = held_since(history, c.region, lambda x: o._below(x, params.on_below))
+                early = held_since(history, c.region, lambda x: o._confident(x, params))
+                assert now - min(breach, early) >= params.on_after_seconds
         for region, state in states.items():
             assert applied.get(region, (None, 0.0)) == (
                 (state.target, state.share) if state.status in o.DIVERTING else (None, 0.0)

@@ -10,17 +10,26 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+import orjson
 import pytest
 
 from detectors import baseline
 from detectors import scorecard as card
 from detectors.region_alerts import AlertEvent
-from detectors.scorecard import FAIL, PASS, WARNING, Accumulator, Standards
+from detectors.scorecard import (
+    FAIL,
+    PASS,
+    WARNING,
+    Accumulator,
+    OverflowCommand,
+    OverflowEpisode,
+    Standards,
+)
 from detectors.windows import Bucket
 from streams import scorecard, simulate
 from streams.catalogue import default_catalogue
 from streams.cli import main
-from streams.records import CallEvent
+from streams.records import CallEvent, parse_ts
 from tests.scorecard_cases import (
     FAILING,
     GOOD_FRIDAY_2013_08Z,
@@ -241,6 +250,130 @@ def test_referrals_against_the_regional_baseline(ambulance: int, grade: str) -> 
     assert (plain.rate, plain.expected_rate, plain.grade) == (ambulance / 100, None, None)
 
 
+# --- overflow -------------------------------------------------------------------------------------
+
+
+def cmd(
+    command_id: str,
+    action: str,
+    at_min: float,
+    target: str | None = "yorkshire",
+    *,
+    ttl_min: float = 60,
+    by: str = "auto",
+    region: str = "north-west",
+) -> OverflowCommand:
+    at = T0 + at_min * 60
+    return OverflowCommand(command_id, region, action, target, at, at + ttl_min * 60, by)
+
+
+def episode(
+    *spans_min: tuple[float, float],
+    by: str = "auto",
+    activated: bool = True,
+    targets: tuple[str, ...] = ("yorkshire",),
+) -> OverflowEpisode:
+    spans = tuple((T0 + a * 60, T0 + b * 60) for a, b in spans_min)
+    return OverflowEpisode("north-west", by, activated, targets, spans)
+
+
+@pytest.mark.parametrize(
+    ("commands", "expected"),
+    [
+        # Activated, refreshed before it lapsed, deactivated.
+        ([cmd("nw:1", "activate", 0), cmd("nw:2", "adjust", 50), cmd("nw:3", "deactivate", 90)],
+         [episode((0, 50), (50, 90))]),
+        # Never renewed: it lapses at expires_at.
+        ([cmd("nw:1", "activate", 0)], [episode((0, 60))]),
+        # Renewed after it lapsed: the same diversion, not in force in between.
+        ([cmd("nw:1", "activate", 0), cmd("nw:2", "adjust", 70)],
+         [episode((0, 60), (70, 130))]),
+        # Stopped and activated again: two.
+        ([cmd("nw:1", "activate", 0), cmd("nw:2", "deactivate", 30), cmd("nw:3", "activate", 90)],
+         [episode((0, 30)), episode((90, 150))]),
+        # The same command twice (an acknowledgement republishes it) counts once.
+        ([cmd("nw:1", "activate", 0), cmd("nw:1", "activate", 0), cmd("nw:2", "deactivate", 30)],
+         [episode((0, 30))]),
+        # Given out of order: taken in issue order.
+        ([cmd("nw:2", "deactivate", 30), cmd("nw:1", "activate", 0)], [episode((0, 30))]),
+        # A deactivate with nothing in force is no diversion.
+        ([cmd("nw:1", "deactivate", 0, None)], []),
+        # Under way before the first command seen: not an activation.
+        ([cmd("nw:7", "adjust", 0)], [episode((0, 60), activated=False)]),
+        # An operator starts it; the policy takes it back when the override lapses (an adjust),
+        # moves it to another target and ends it.
+        ([cmd("nw:operator:r1", "activate", 0, "south-west", ttl_min=30, by="operator:jo"),
+          cmd("nw:1", "adjust", 31, "south-west"), cmd("nw:2", "adjust", 60, "north-east"),
+          cmd("nw:3", "deactivate", 100)],
+         [episode((0, 30), (31, 60), (60, 100), by="operator:jo",
+                  targets=("south-west", "north-east"))]),
+    ],
+)  # fmt: skip
+def test_overflow_episodes(
+    commands: list[OverflowCommand], expected: list[OverflowEpisode]
+) -> None:
+    """A diversion runs from an activate; each command is in force until it lapses or the next
+    command of the region replaces it."""
+    assert card.overflow_episodes(commands) == expected
+
+
+def test_overflow_figures_per_period() -> None:
+    """A diversion over midnight counts as an activation on the day it starts and its minutes on
+    each day; the row says who started the diversions under way; other regions show none, and
+    without commands the figures are unknown (None), not zero."""
+    acc = Accumulator(T0, T0 + 2 * 86400)
+    for region in ("north-west", "london"):
+        for day in (0, 1):
+            card.add_minute(acc, region, "p", T0 + day * 86400, bucket(offered=1))
+    midnight_min = 16 * 60  # Fri 29 Mar 2013 08:00 GMT + 16 h
+    commands = [
+        cmd("nw:1", "activate", midnight_min - 60),  # 23:00 auto, renewed, off at 00:30
+        cmd("nw:2", "adjust", midnight_min - 10),
+        cmd("nw:3", "deactivate", midnight_min + 30),
+        cmd("nw:operator:r", "activate", midnight_min + 600, "south-west", by="operator:jo"),
+    ]
+    rows = card.build(acc, period="day", overflow=commands)
+    figures = {
+        (r.region, r.period): (r.overflow_activations, r.overflow_minutes, r.overflow_started_by)
+        for r in rows
+    }
+    assert figures == {
+        ("london", "2013-03-29"): (0, 0.0, ()),
+        ("london", "2013-03-30"): (0, 0.0, ()),
+        ("north-west", "2013-03-29"): (1, 60.0, ("auto",)),
+        ("north-west", "2013-03-30"): (1, 90.0, ("auto", "operator:jo")),
+    }
+    unknown = card.build(acc, period="day")
+    assert {(r.overflow, r.overflow_activations, r.overflow_minutes) for r in unknown} == {
+        (None, None, None)
+    }
+    csv_doc = scorecard.csv_rows(rows, Standards())[2]
+    assert (csv_doc["region"], csv_doc["period"]) == ("north-west", "2013-03-29")
+    assert [csv_doc[c] for c in ("overflow_activations", "overflow_minutes")] == [1, "60.0"]
+    assert csv_doc["overflow_started_by"] == "auto"
+    blank = scorecard.csv_rows(unknown, Standards())[0]
+    assert [blank[c] for c in scorecard.CSV_COLUMNS if c.startswith("overflow_")] == ["", "", ""]
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ([], "not a JSON object"),
+        ({"command_id": "a:1", "region": "a", "action": "activate"}, "issued_by"),
+        ({"command_id": "a:1", "region": "a", "action": "stop", "issued_by": "auto",
+          "issued_at": "2013-03-29T09:00:00Z", "expires_at": "2013-03-29T10:00:00Z"}, "action"),
+        ({"command_id": "a:1", "region": "a", "action": "activate", "issued_by": "auto",
+          "issued_at": "2013-03-29T09:00:00", "expires_at": "2013-03-29T10:00:00Z"}, "offset"),
+        ({"command_id": "a:1", "region": "a", "action": "activate", "issued_by": "auto",
+          "issued_at": "2013-03-29T09:00:00Z", "expires_at": "2013-03-29T08:00:00Z"}, "before"),
+    ],
+)  # fmt: skip
+def test_malformed_overflow_records_are_refused(doc: object, message: str) -> None:
+    """A record that is not an OverflowCommand is refused with what is wrong with it."""
+    with pytest.raises(ValueError, match=message):
+        scorecard.overflow_command(doc)
+
+
 def test_standards_refuse_impossible_levels() -> None:
     """A share outside 0..1 or a failing level inside the standard is refused."""
     with pytest.raises(ValueError, match="share"):
@@ -357,7 +490,59 @@ def test_launch_day_csv_and_html(launch_day: tuple[scorecard.Scorecard, Path]) -
     assert page.count('<tr data-region="') == len(result.rows)
     assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', page)) == len(result.rows)
     assert 'data-result="fail"' in page
+    assert "<th>Overflow<br>(activations)</th>" in page
+    assert nw["overflow_activations"] == "1" and nw["overflow_started_by"] == "auto"
     assert "http://" not in page and "https://" not in page  # self-contained
+
+
+def test_launch_day_overflow_figures_are_the_policys_commands(
+    launch_day: tuple[scorecard.Scorecard, Path],
+) -> None:
+    """The failing regions' rows count the overflow policy's activates on the launch day and
+    the minutes from the first to the end (refreshed, never released: no recovery); the healthy
+    regions never divert."""
+    result, folder = launch_day
+    records = [orjson.loads(line) for line in (folder / "overflow.jsonl").read_bytes().splitlines()]
+    assert result.overflow_source == f"file {folder / 'overflow.jsonl'}: {len(records)} commands"
+    activates: dict[str, list[float]] = {}
+    for r in records:
+        if r["action"] == "activate":
+            activates.setdefault(r["region"], []).append(parse_ts(r["issued_at"]))
+    assert set(activates) == FAILING
+    for row in result.rows:
+        figures = (row.overflow_activations, row.overflow_minutes, row.overflow_started_by)
+        if row.region in FAILING:
+            first = min(activates[row.region])
+            assert figures == (len(activates[row.region]), (row.end_s - first) / 60, ("auto",))
+        else:
+            assert figures == (0, 0.0, ())
+
+
+def test_cli_overflow_file_skips_bad_records_and_needs_the_file(
+    launch_day: tuple[scorecard.Scorecard, Path], tmp_path: Path
+) -> None:
+    """`--overflow FILE` adds the overflow columns, counting an acknowledged (republished)
+    command once and skipping a malformed line; a missing file is an error."""
+    _, folder = launch_day
+    records = (folder / "overflow.jsonl").read_bytes().splitlines()
+    acked = orjson.dumps({**orjson.loads(records[0]), "acknowledged_by": "operator:sam"})
+    path = tmp_path / "commands.jsonl"
+    path.write_bytes(b"\n".join([*records, acked, b"{not json", b""]))
+    args = ["scorecard", "--file", str(folder / "events.jsonl"), "--out", str(tmp_path / "out")]
+    args += ["--from", "2013-03-29T08:00:00+00:00", "--to", "2013-03-29T11:00:00+00:00"]
+    commands, note = scorecard.load_overflow(path)
+    assert (len(commands), note) == (
+        len(records) + 1,
+        f"file {path}: {len(commands)} commands, 1 skipped",
+    )
+    assert main([*args, "--provider", "nhs-direct", "--overflow", str(path)]) == 0
+    with (tmp_path / "out" / "scorecard.csv").open(encoding="utf-8") as f:
+        rows = {r["region"]: r for r in csv.DictReader(f)}
+    assert sorted(rows) == sorted(FAILING)
+    assert {(r["overflow_activations"], r["overflow_started_by"]) for r in rows.values()} == {
+        ("1", "auto")
+    }
+    assert main([*args, "--overflow", str(tmp_path / "missing.jsonl")]) == 2
 
 
 def test_cli_writes_the_scorecard_and_rejects_a_bad_range(
