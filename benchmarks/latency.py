@@ -2,7 +2,7 @@
 stream alert it causes on the alerts topic, at 1x and 100x England's peak load.
 
 Run: ``.venv/bin/python benchmarks/latency.py [--rates R ...] [--seconds 20]
-[--alert-loads 1 100]`` (about 7 minutes on 2 cores).
+[--alert-loads 1 100]`` (about 6 minutes on 2 cores).
 
 National peak. The generator's busiest hour at its default 45,000 calls a day (a weekly average:
 weekdays about 33,500 calls, weekend days 2.2x that, about 73,700) is a weekend evening, 19:00-20:00
@@ -25,9 +25,11 @@ Part 1, event -> /metrics.
    ``surge_calls_total{region, provider, outcome="offered"}``; an increase of k in a region
    matches that region's k oldest pending markers (one partition per region key, so Kafka keeps
    their order). A marker's latency = the middle of the first scrape that shows it - its send
-   time. This is what an operator sees: the worker publishes a region's counters after each
-   batch (``SURGE_BATCH_MAX_EVENTS``, ``SURGE_BATCH_SECONDS`` = 0.5 s by default), and
-   Prometheus adds its own scrape interval on top (not measured here).
+   time. Each scrape takes the worker 5-20 ms of its one core (column "scrape ms"), so polling
+   much faster than the default 100 ms slows what it measures. This is what an operator sees:
+   the worker publishes a region's counters after each batch (``SURGE_BATCH_MAX_EVENTS``,
+   ``SURGE_BATCH_SECONDS`` = 0.5 s by default), and Prometheus adds its own scrape interval on
+   top (not measured here).
 Latencies are known to about half a poll interval plus a scrape; markers not seen within
 ``--drain`` seconds after the last send are reported as lost.
 
@@ -84,7 +86,16 @@ from streams.kafka_security import client_kwargs
 from streams.logs import configure_logging
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import fresh_run, load_average, peak_rss_mb, private_stack, running, scrape, table
+from common import (
+    cpu_seconds,
+    fresh_run,
+    load_average,
+    peak_rss_mb,
+    private_stack,
+    running,
+    scrape,
+    table,
+)
 
 if TYPE_CHECKING:
     from kafka import KafkaProducer
@@ -111,6 +122,8 @@ class Result:
     sent: int
     latencies_ms: list[float]
     scrape_ms: float  # mean duration of one /metrics scrape
+    cpu_share: float  # the worker's CPU seconds per wall second while the markers were sent
+    first_last_p95_ms: tuple[float, float]  # p95 of the markers sent in the first, last quarter
 
 
 def marker_targets() -> list[tuple[str, str]]:
@@ -200,6 +213,7 @@ def measure(
     targets: list[tuple[str, str]],
     rate: float,
     *,
+    pid: int,
     seconds: float,
     poll_s: float,
     drain_s: float,
@@ -210,7 +224,10 @@ def measure(
         raise RuntimeError(f"{url} does not answer")
     pacer = Pacer(settings, targets, rate, seconds)
     latencies: list[float] = []
+    sent_at: list[float] = []  # the send time of each latency's marker
     scrape_s: list[float] = []
+    cpu = None
+    wall0, cpu0 = time.monotonic(), cpu_seconds(pid)
     pacer.start()
     log.info("rate_started", markers_per_s=rate, seconds=seconds)
     deadline = None
@@ -226,26 +243,40 @@ def measure(
                 for region, c in now_counts.items():
                     for _ in range(int(c - counts[region])):
                         if pacer.pending[region]:
-                            latencies.append(1000 * (seen_at - pacer.pending[region].popleft()))
+                            sent = pacer.pending[region].popleft()
+                            sent_at.append(sent)
+                            latencies.append(1000 * (seen_at - sent))
                     counts[region] = c
                 outstanding = sum(len(q) for q in pacer.pending.values())
         if pacer.error is not None:
             raise RuntimeError(f"marker producer failed: {pacer.error!r}")
         if not pacer.is_alive():
+            if cpu is None:
+                cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
             deadline = deadline or time.monotonic() + drain_s
             if outstanding == 0 or time.monotonic() > deadline:
                 break
         time.sleep(max(0.0, poll_s - (time.monotonic() - t0)))
     pacer.join()
     mean_scrape = 1000 * sum(scrape_s) / max(len(scrape_s), 1)
+    order = np.argsort(sent_at)
+    quarter = max(1, len(order) // 4)
+    lat = np.array(latencies)[order]
+    first_last = (
+        (float(np.percentile(lat[:quarter], 95)), float(np.percentile(lat[-quarter:], 95)))
+        if lat.size
+        else (math.nan, math.nan)
+    )
     log.info(
         "rate_done",
         markers_per_s=rate,
         sent=pacer.sent,
         sent_in_s=round(pacer.took, 2),
         seen=len(latencies),
+        worker_cpu_share=round(cpu or math.nan, 2),
+        p95_first_last_quarter_ms=[round(x) for x in first_last],
     )
-    return Result(rate, pacer.sent, latencies, mean_scrape)
+    return Result(rate, pacer.sent, latencies, mean_scrape, cpu or math.nan, first_last)
 
 
 def warm_up(
@@ -286,6 +317,8 @@ def report(results: list[Result], rss_mb: float, peak: float) -> list[list[str]]
                 f"{p95:.0f}",
                 f"{p99:.0f}",
                 f"{lat.max() if lat.size else np.nan:.0f}",
+                f"{r.first_last_p95_ms[0]:.0f} / {r.first_last_p95_ms[1]:.0f}",
+                f"{100 * r.cpu_share:.0f}",
                 f"{r.scrape_ms:.0f}",
                 f"{rss_mb:.0f}",
             ]
@@ -336,6 +369,7 @@ class AlertResult:
     latencies_ms: list[float]
     extra: int  # records on the topic the replay does not predict
     rss_mb: float
+    cpu_share: float  # the worker's CPU seconds per wall second while the events were sent
 
 
 def alert_events(seed: int) -> list[Emitted]:
@@ -519,6 +553,7 @@ def measure_alerts(
     url = f"http://127.0.0.1:{s.metrics_port}/metrics"
     try:
         sender = Sender(s, events, offsets, ready=lambda: events_counted(url) >= 1)
+        wall0, cpu0 = time.monotonic(), cpu_seconds(pid)
         sender.start()
         last_report = time.monotonic()
         while sender.is_alive():
@@ -532,6 +567,7 @@ def measure_alerts(
                 log.info("alert_run_progress", sent=sender.sent, of=len(events))
         if sender.error is not None:
             raise RuntimeError(f"event producer failed: {sender.error!r}")
+        cpu_share = (cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
         expected = {c.key for c in found}
         seen = read_alerts(s, expected, time.monotonic() + drain_s)
         rss = peak_rss_mb(pid)
@@ -549,6 +585,7 @@ def measure_alerts(
         latencies,
         len(seen.keys() - expected),
         rss,
+        cpu_share,
     )
 
 
@@ -571,6 +608,7 @@ def alert_report(results: list[AlertResult]) -> list[list[str]]:
                 f"{p95:.0f}",
                 f"{p99:.0f}",
                 f"{lat.max() if lat.size else np.nan:.0f}",
+                f"{100 * r.cpu_share:.0f}",
                 f"{r.rss_mb:.0f}",
             ]
         )
@@ -591,7 +629,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="markers/s for event -> /metrics (default: 1x and 100x national peak, and 1000)",
     )
     parser.add_argument("--seconds", type=float, default=20.0, help="sending time per rate")
-    parser.add_argument("--poll-ms", type=float, default=50.0, help="/metrics scrape interval")
+    parser.add_argument("--poll-ms", type=float, default=100.0, help="/metrics scrape interval")
     parser.add_argument(
         "--drain", type=float, default=DRAIN_SECONDS, help="wait (s) for stragglers"
     )
@@ -644,6 +682,7 @@ def metric_latencies(
                     url,
                     targets,
                     rate,
+                    pid=pid,
                     seconds=args.seconds,
                     poll_s=args.poll_ms / 1000,
                     drain_s=args.drain,
@@ -692,17 +731,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             for load in args.alert_loads
         ]
     header = ["event -> /metrics", "markers", "lost", "p50 ms", "p95 ms", "p99 ms", "max ms",
-              "scrape ms", "peak RSS MB"]  # fmt: skip
+              "p95 1st/last 1/4 ms", "worker CPU %", "scrape ms", "peak RSS MB"]  # fmt: skip
     alert_header = ["event -> stream alert", "events/s", "events", "sent in s", "alerts",
                     "missing", "extra", "p50 ms", "p95 ms", "p99 ms", "max ms",
-                    "peak RSS MB"]  # fmt: skip
+                    "worker CPU %", "peak RSS MB"]  # fmt: skip
     notes = [
         f"national peak = {peak:.2f} events/s (call events and dispatches): the busiest hour of "
         f"the generator at 45,000 calls a day, {peak_hour}, seed {args.seed}.",
         "event -> /metrics: middle of the first /metrics scrape showing the marker's "
         'surge_calls_total{outcome="offered"} increase - the time just before its send',
         f"(kafka-python, acks=all, linger_ms=0); /metrics scraped every {args.poll_ms:g} ms "
-        f"(scrape ms = mean scrape duration); {args.seconds:g} s per rate.",
+        f"(scrape ms = mean scrape duration); {args.seconds:g} s per rate; p95 1st/last 1/4 = "
+        "p95 of the markers sent in the first and last quarter of the rate's time.",
+        "worker CPU % = the worker's user + system CPU seconds / wall seconds while sending.",
+    ]
+    alert_notes = [
         "event -> stream alert: the Alert record's Kafka CreateTime (the worker's producer) - the "
         "causing event's send time (its record timestamp); causing event = the one",
         f"after which streams.replay.Replayer emits that record, over the same {len(events):,} "
@@ -710,6 +753,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{len({c.index for c in found})} distinct causing events).",
         f"At 1x the events from {args.lead:g} s before to {args.trail:g} s after each causing "
         f"event go at 1x peak, the others at {args.fast_load:g}x (in brackets).",
+    ]
+    context = [
         f"Default batch {base.batch_max_events} events / {base.batch_seconds:g} s; event loop "
         f"{base.event_loop}. Kafka, the worker, Prometheus and this script share "
         f"{os.cpu_count()} cores; load average before {load_before}, after {load_average()}; "
@@ -725,7 +770,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = [table(report(results, rss, peak), header)]
     if alert_results:
         out += ["", table(alert_report(alert_results), alert_header)]
-    sys.stdout.write("\n".join([*out, "", *notes, "", command]) + "\n")
+        notes += alert_notes
+    sys.stdout.write("\n".join([*out, "", *notes, *context, "", command]) + "\n")
     return 0
 
 

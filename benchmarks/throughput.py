@@ -1,7 +1,7 @@
 """Throughput benchmark: our Faust workers against a raw aiokafka consumer, same run, same events.
 
 Run: ``.venv/bin/python benchmarks/throughput.py [--events N] [--workers 1 2] [--seed S]
-[--event-loops asyncio uvloop]`` (defaults 200000, 1 2, 1, both loops; about 2 minutes on 2 cores).
+[--event-loops asyncio uvloop]`` (defaults 200000, 1 2, 1, both loops; about 3 minutes on 2 cores).
 
 1. Starts a private local stack (``common.private_stack``: Kafka 4.0 in KRaft mode, Prometheus,
    Alertmanager, the alert sink) on free loopback ports below 32000, in a temporary state
