@@ -1,6 +1,7 @@
 """Referral spikes of one region: each closed quarter-hour's ambulance (or ED) dispositions
-against what the hour of the week makes normal, through the Poisson CUSUM (the default of
-benchmarks/detection.py).
+against what the hour of the week makes normal. The Poisson CUSUM (the default of
+benchmarks/detection.py) flags the quarter-hours that look like a surge; the exported score is the
+exact-Poisson z of the last SCORE_INTERVALS quarter-hours pooled, which the alerts watch.
 
 The expected count is a *rate* times the calls triaged in that quarter-hour: the seasonal
 baseline learns both the kind's count and all dispositions per hour of week, and their ratio is

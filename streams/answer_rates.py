@@ -87,9 +87,10 @@ class AnswerRateOps:
     def advance(self, region: str, state: AnswerState, closed: int) -> None:
         """Step referrals and alert machines on each minute after the last evaluated one up to
         `closed` (at most the retained ones: after a long silence the older are gone)."""
+        oldest = oldest_minute(state.windows)  # a region's first minute: nothing before it
         first = max(
             closed - (self.config.retention_minutes - 1) * 60,
-            oldest_minute(state.windows) or closed,  # a region's first minute: nothing before
+            closed if oldest is None else oldest,
         )
         if state.evaluated_minute is not None:
             first = max(first, state.evaluated_minute + 60)
