@@ -78,11 +78,14 @@ def region_view(
 ) -> RegionView:
     """The figures at the last closed minute, or at `end_minute` (an earlier closed minute whose
     buckets are retained: how alerts are evaluated minute by minute, whatever the batching).
-    `per_provider=False` leaves out the providers' own windows (alerts read region-wide ones)."""
+    `per_provider=False` gives the region-wide figures alone, what the alerts, the overflow
+    status and a replay's figures read: no providers' own windows or calls waiting, and no
+    `_total` counters or wait histogram (empty), which only the metrics publish. It is computed
+    for every region every closed minute, so it skips what nobody reads there."""
     end = closed_minute(state, config) if end_minute is None else end_minute
-    names = sorted(providers(state) | {p for p, _ in state.open_calls.values()})
-    if not per_provider:
-        names = []
+    names: list[str] = []
+    if per_provider:
+        names = sorted(providers(state) | {p for p, _ in state.open_calls.values()})
     windows: list[WindowKpis] = []
     referrals: list[tuple[str, str, float]] = []
     if end is not None:
@@ -112,8 +115,10 @@ def region_view(
         referral_rates=tuple(referrals),
         calls_waiting=tuple(waiting),
         longest_wait_seconds=longest_wait_seconds(state),
-        cumulative=tuple((p, n, c) for (p, n), c in sorted(state.cumulative.items())),
-        wait_buckets=_cumulative_buckets(state, config),
+        cumulative=tuple((p, n, c) for (p, n), c in sorted(state.cumulative.items()))
+        if per_provider
+        else (),
+        wait_buckets=_cumulative_buckets(state, config) if per_provider else (),
         wait_sum_seconds=state.wait_sum_seconds,
         late=state.late,
         duplicates=state.duplicates,

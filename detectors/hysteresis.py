@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 Direction = Literal["high_is_bad", "low_is_bad"]
@@ -143,6 +143,20 @@ def _since(state: AlertState, status: Status, ts_s: float) -> float:
     return ts_s
 
 
+def _moved(state: AlertState, status: Status, since_s: float | None) -> AlertState:
+    """`state` in `status` since `since_s`, the rest kept. A plain constructor call, not
+    dataclasses.replace: this runs for every alert of every region every closed minute."""
+    return AlertState(
+        status,
+        since_s,
+        state.started_at_s,
+        state.episode,
+        state.changed_at_s,
+        state.last_ts_s,
+        state.last_value,
+    )
+
+
 def step(
     state: AlertState, value: float | None, ts_s: float, params: HysteresisParams
 ) -> tuple[AlertState, Transition | None]:
@@ -152,8 +166,25 @@ def step(
     if state.last_ts_s is not None and ts_s < state.last_ts_s:
         return state, None
     if value is None or math.isnan(value):
-        return replace(state, last_ts_s=ts_s), None
-    state = replace(state, last_ts_s=ts_s, last_value=value)
+        seen = AlertState(
+            state.status,
+            state.since_s,
+            state.started_at_s,
+            state.episode,
+            state.changed_at_s,
+            ts_s,
+            state.last_value,
+        )
+        return seen, None
+    state = AlertState(
+        state.status,
+        state.since_s,
+        state.started_at_s,
+        state.episode,
+        state.changed_at_s,
+        ts_s,
+        value,
+    )
     changed = state.changed_at_s
     dwell_ok = changed is None or ts_s - changed >= params.min_dwell_seconds
     if state.status in ("ok", "pending"):
@@ -166,14 +197,12 @@ def _towards_firing(
 ) -> tuple[AlertState, Transition | None]:
     """ok/pending: anything but a bad value resets the timer (the band too)."""
     if not params.is_bad(value):
-        return replace(state, status="ok", since_s=_since(state, "ok", ts_s)), None
+        return _moved(state, "ok", _since(state, "ok", ts_s)), None
     since = _since(state, "pending", ts_s)
     if ts_s - since < params.raise_after_seconds or not dwell_ok:
-        return replace(state, status="pending", since_s=since), None
+        return _moved(state, "pending", since), None
     episode = state.episode + 1
-    fired = replace(
-        state, status="firing", since_s=ts_s, started_at_s=ts_s, episode=episode, changed_at_s=ts_s
-    )
+    fired = AlertState("firing", ts_s, ts_s, episode, ts_s, state.last_ts_s, state.last_value)
     return fired, Transition(FIRING, episode, ts_s, ts_s, value)
 
 
@@ -182,12 +211,14 @@ def _towards_ok(
 ) -> tuple[AlertState, Transition | None]:
     """firing/clearing: anything but a clear value resets the timer (the band too)."""
     if not params.is_clear(value):
-        return replace(state, status="firing", since_s=_since(state, "firing", ts_s)), None
+        return _moved(state, "firing", _since(state, "firing", ts_s)), None
     since = _since(state, "clearing", ts_s)
     if ts_s - since < params.clear_after_seconds or not dwell_ok:
-        return replace(state, status="clearing", since_s=since), None
+        return _moved(state, "clearing", since), None
     started = ts_s if state.started_at_s is None else state.started_at_s
-    resolved = replace(state, status="ok", since_s=ts_s, changed_at_s=ts_s)
+    resolved = AlertState(
+        "ok", ts_s, state.started_at_s, state.episode, ts_s, state.last_ts_s, state.last_value
+    )
     return resolved, Transition(RESOLVED, state.episode, started, ts_s, value)
 
 

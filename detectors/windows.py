@@ -19,7 +19,7 @@ depends on summation order unless waits are whole (or binary-fraction) seconds, 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from heapq import heapify, heappop, heappush
 from typing import Any
@@ -536,6 +536,19 @@ def longest_wait_seconds(state: RegionState) -> float | None:
 def oldest_minute(state: RegionState) -> int | None:
     """The oldest retained minute (the top of the eviction heap: O(1))."""
     return state._minute_heap[0] if state._minute_heap else None
+
+
+def minute_buckets(state: RegionState, first: int, last: int) -> Iterator[tuple[int, str, Bucket]]:
+    """(minute, provider, bucket) of the retained minutes from `first` to `last` inclusive,
+    minutes ascending and each minute's providers sorted: per-minute sums in a fixed order
+    without sorting every bucket of the region."""
+    minutes = state._minutes
+    buckets = state.buckets
+    for minute in range(first, last + 60, 60):
+        slot = minutes.get(minute)
+        if slot is not None:
+            for provider in slot.providers:
+                yield minute, provider, buckets[(provider, minute)]
 
 
 def providers(state: RegionState) -> set[str]:
