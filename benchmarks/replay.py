@@ -9,9 +9,11 @@ Run: ``.venv/bin/python benchmarks/replay.py [--days 1] [--seed 1]`` (about 40 s
    replay that looks at each event).
 3. Ours: ``streams.replay.replay_file`` over the same file (validation, event-time windows, the
    referral detector and the alert machines stepped on every closed minute of every region,
-   exactly the live path's code), with and without the per-minute scorecard rows.
+   exactly the live path's code), with and without the per-minute scorecard rows, and with
+   ``jobs=2`` (``--jobs 2``: the regions split over two forked processes, the same result).
 Each configuration runs in a fresh child process (``multiprocessing`` spawn), so peak RSS
-(``ru_maxrss``) is its own. events/s = lines / wall seconds of the read loop, file in page cache.
+(``ru_maxrss``) is its own (with ``--jobs 2``: the largest of it and its two workers).
+events/s = lines / wall seconds of the read loop, file in page cache.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import orjson
 
 DAY_S = 86400
+SELF, CHILDREN = resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN
 WEDNESDAY_2024_03_06 = 1709683200.0
 
 
@@ -40,7 +45,7 @@ def reference(path: str) -> tuple[int, float, float]:
     return n, time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def ours(path: str, rows: bool) -> tuple[int, float, float]:
+def ours(path: str, rows: bool, jobs: int = 1) -> tuple[int, float, float]:
     from streams import replay
     from streams.catalogue import default_catalogue
     from streams.config import load_settings
@@ -54,17 +59,31 @@ def ours(path: str, rows: bool) -> tuple[int, float, float]:
 
     t0 = time.perf_counter()
     result = replay.replay_file(
-        Path(path), load_settings({}), default_catalogue(), on_minute=on_minute if rows else None
+        Path(path),
+        load_settings({}),
+        default_catalogue(),
+        on_minute=on_minute if rows else None,
+        jobs=jobs,
     )
     elapsed = time.perf_counter() - t0
     n = sum(result.counts.values())
-    return n, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = max(resource.getrusage(who).ru_maxrss for who in (SELF, CHILDREN))  # workers joined
+    return n, elapsed, rss / 1024
 
 
-def run(target: object, *args: object) -> tuple[int, float, float]:
+def call(conn: Connection, target: Callable[..., tuple[int, float, float]], *args: object) -> None:
+    conn.send(target(*args))
+
+
+def run(target: Callable[..., tuple[int, float, float]], *args: object) -> tuple[int, float, float]:
+    """`target(*args)` in a fresh process; not a Pool's, whose daemonic workers cannot fork."""
     ctx = mp.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        out: tuple[int, float, float] = pool.apply(target, args)  # type: ignore[arg-type]
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=call, args=(send, target, *args))
+    child.start()
+    send.close()
+    out: tuple[int, float, float] = receive.recv()
+    child.join()
     return out
 
 
@@ -89,6 +108,7 @@ def main() -> int:
             ("orjson.loads per line (reference)", run(reference, str(path))),
             ("replay: windows + detectors + alerts", run(ours, str(path), False)),
             ("replay + per-minute scorecard rows", run(ours, str(path), True)),
+            ("replay --jobs 2", run(ours, str(path), False, 2)),
         ]
     ref_rate = results[0][1][0] / results[0][1][1]
     head = f"{'configuration':38}  {'events':>9}  {'seconds':>7}  {'events/s':>9}  "

@@ -14,12 +14,19 @@ reason, as the live path dead-letters them.
 
 from __future__ import annotations
 
+import ctypes
+import heapq
+import multiprocessing as mp
+import pickle
 import sys
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Never, TypeVar
+from typing import Final, Never, TypeVar
 
 import orjson
 import structlog
@@ -141,24 +148,17 @@ class Replayer:
             return None
 
     def line(self, raw: bytes) -> None:
-        """One JSONL line: {"topic": "calls"|"dispatches", "key": ..., "value": {...}} as
-        `surge-monitor simulate --out` writes, or a bare call or dispatch event."""
-        if len(raw) > MAX_EVENT_BYTES + 256:
-            self.result.counts["invalid:too_large"] += 1
-            return
-        try:
-            doc = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            self.result.counts["invalid:bad_json"] += 1
-            return
-        if isinstance(doc, dict) and "value" in doc and "topic" in doc:
-            topic, doc = doc["topic"], doc["value"]
+        """One JSONL line (see `route`)."""
+        self.routed(route(raw, self.catalogue))
+
+    def routed(self, line: Routed) -> None:
+        """One decoded line: a call or dispatch event, or a line counted as invalid."""
+        if line.topic == DISPATCHES:
+            self.dispatch(line.doc)
+        elif line.topic == CALLS:
+            self.call(line.doc)
         else:
-            topic = DISPATCHES if isinstance(doc, dict) and "incident_id" in doc else CALLS
-        if topic == DISPATCHES:
-            self.dispatch(doc)
-        else:
-            self.call(doc)
+            self.result.counts[line.topic] += 1
 
     def finish(self) -> ReplayResult:
         """The final views, and the minutes still retained handed to `on_minute`."""
@@ -176,6 +176,36 @@ class Replayer:
         assert self.on_minute is not None
         for provider, minute, bucket in rows:
             self.on_minute(MinuteRow(region, provider, minute, bucket))
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """Where one JSONL line goes: its topic and document, and whose region it is."""
+
+    topic: str  # CALLS, DISPATCHES, or the count of a line that is not a document (invalid:...)
+    doc: object
+    # A catalogue region code; None when the line has no readable one (bad JSON, not an object,
+    # no or an unknown region): such a line is invalid, and a parallel replay's worker 0 counts it.
+    region: str | None
+
+
+def route(raw: bytes, catalogue: Catalogue) -> Routed:
+    """Decode one JSONL line: {"topic": "calls"|"dispatches", "key": ..., "value": {...}} as
+    `surge-monitor simulate --out` writes, or a bare call or dispatch event. The one place that
+    says which topic and which region a line is, for the sequential and the parallel replay."""
+    if len(raw) > MAX_EVENT_BYTES + 256:
+        return Routed("invalid:too_large", None, None)
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return Routed("invalid:bad_json", None, None)
+    if isinstance(doc, dict) and "value" in doc and "topic" in doc:
+        topic, doc = doc["topic"], doc["value"]
+    else:
+        topic = DISPATCHES if isinstance(doc, dict) and "incident_id" in doc else CALLS
+    region = doc.get("region") if isinstance(doc, dict) else None
+    known = isinstance(region, str) and region in catalogue.by_code
+    return Routed(DISPATCHES if topic == DISPATCHES else CALLS, doc, region if known else None)
 
 
 def _object(doc: object) -> dict[str, object]:
@@ -209,7 +239,24 @@ def replay_file(
     on_minute: Callable[[MinuteRow], None] | None = None,
     on_view: Callable[[str, RegionView], None] | None = None,
     progress: bool = False,
+    jobs: int = 1,
 ) -> ReplayResult:
+    """Replay an event file. With `jobs` > 1 the regions are replayed in that many processes
+    (each reads the whole file and keeps its own regions' lines), and the result and the
+    `on_minute`/`on_view` calls are the same, in the same order, as with one; but the callback
+    rows are shipped to this process and held in memory until the end, when the callbacks run."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, not {jobs}")
+    jobs = min(jobs, len(catalogue.regions))
+    if jobs > 1:
+        owners = region_owners(catalogue, jobs)
+        minutes, views = on_minute is not None, on_view is not None
+        job = _Job(path, settings, catalogue, thresholds, owners, minutes, views)
+        result = _replay_parallel(
+            job, on_minute=on_minute, on_view=on_view, progress=progress, jobs=jobs
+        )
+        log.info("replay_done", path=str(path), jobs=jobs, **dict(sorted(result.counts.items())))
+        return result
     size = path.stat().st_size
     with path.open("rb") as f, _bar(progress, size, "bytes") as bar:
 
@@ -230,6 +277,196 @@ def replay_file(
     return result
 
 
+FINISH: Final = sys.maxsize  # the line number of what `Replayer.finish` emits: after every line
+PROGRESS_BYTES: Final = 1 << 20  # worker 0 publishes its file position every MiB read
+# A row of a parallel replay, keyed (line number, region) so the workers' rows merge into the
+# sequential order: a line is replayed by one worker only, and finish() goes by sorted region.
+Key = tuple[int, str]
+Callback = MinuteRow | tuple[str, RegionView]  # an on_minute row or an on_view (region, view)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """What every worker of a parallel replay is given (inherited through the fork)."""
+
+    path: Path
+    settings: Settings
+    catalogue: Catalogue
+    thresholds: Thresholds
+    owners: dict[str, int]  # region code -> worker
+    minutes: bool  # the caller wants on_minute rows
+    views: bool  # the caller wants on_view calls
+
+
+@dataclass(slots=True)
+class _Part:
+    """One worker's share of a parallel replay."""
+
+    result: ReplayResult
+    alert_keys: list[Key]  # one per result.alerts
+    callbacks: list[tuple[Key, Callback]]  # on_minute and on_view, interleaved as they came
+
+
+def region_owners(catalogue: Catalogue, jobs: int) -> dict[str, int]:
+    """Region code -> worker. Largest population share (the region's share of the calls) first,
+    each to the least loaded worker, ties by code and worker: deterministic, and balanced."""
+    load = [0.0] * jobs
+    owners: dict[str, int] = {}
+    for region in sorted(catalogue.regions, key=lambda r: (-r.population_share, r.code)):
+        k = min(range(jobs), key=lambda j: (load[j], j))
+        owners[region.code] = k
+        load[k] += region.population_share
+    return owners
+
+
+def _replay_part(job: _Job, k: int, read: ctypes.c_int64 | None) -> _Part:
+    """Worker k: the whole file read and routed, its regions' lines replayed (and, for worker 0,
+    the lines without a known region, so each invalid line is counted once)."""
+    line_no = 0
+    callbacks: list[tuple[Key, Callback]] = []
+
+    def on_minute(row: MinuteRow) -> None:
+        callbacks.append(((line_no, row.region), row))
+
+    def on_view(region: str, view: RegionView) -> None:
+        callbacks.append(((line_no, region), (region, view)))
+
+    replayer = Replayer(
+        job.settings,
+        job.catalogue,
+        job.thresholds,
+        on_minute if job.minutes else None,
+        on_view if job.views else None,
+    )
+    alerts = replayer.result.alerts
+    keys: list[Key] = []
+    done = shown = 0
+    with job.path.open("rb") as f:
+        for line_no, raw in enumerate(f):
+            if read is not None:
+                done += len(raw)
+                if done - shown >= PROGRESS_BYTES:
+                    read.value = shown = done
+            if not raw.strip():
+                continue
+            line = route(raw, job.catalogue)
+            if (0 if line.region is None else job.owners[line.region]) != k:
+                continue
+            replayer.routed(line)
+            keys.extend((line_no, a.region) for a in alerts[len(keys) :])
+    line_no = FINISH
+    result = replayer.finish()
+    keys.extend((FINISH, a.region) for a in alerts[len(keys) :])
+    return _Part(result, keys, callbacks)
+
+
+def _work(job: _Job, k: int, read: ctypes.c_int64 | None, conn: Connection) -> None:
+    """A worker process: its part, or its exception (any: the parent must hear), down the pipe."""
+    try:
+        conn.send(("ok", _replay_part(job, k, read)))
+    except BaseException as exc:
+        conn.send(("error", _portable(exc, k)))
+    finally:
+        conn.close()
+
+
+def _portable(exc: BaseException, k: int) -> BaseException:
+    """The worker's exception with its traceback as a note, or a RuntimeError saying the same if
+    the exception does not survive pickling (e.g. a constructor with extra arguments)."""
+    text = "".join(traceback.format_exception(exc))
+    try:
+        exc.add_note(f"raised in replay worker {k}:\n{text}")
+        pickle.loads(pickle.dumps(exc))  # noqa: S301 - our own bytes, a round trip
+    except Exception:
+        return RuntimeError(f"replay worker {k} failed:\n{text}")
+    return exc
+
+
+def _replay_parallel(
+    job: _Job,
+    *,
+    on_minute: Callable[[MinuteRow], None] | None,
+    on_view: Callable[[str, RegionView], None] | None,
+    progress: bool,
+    jobs: int,
+) -> ReplayResult:
+    # "fork": the parent has imported and built everything (settings, catalogue, thresholds,
+    # numpy, the detectors), so a worker starts at once with nothing to re-import, and `job`
+    # need not be pickled. The progress bar (a tqdm thread) is made after the forks.
+    ctx = mp.get_context("fork")
+    read = ctx.RawValue(ctypes.c_int64, 0)  # bytes worker 0 has read, for the progress bar
+    size = job.path.stat().st_size
+    procs: list[BaseProcess] = []
+    pending: dict[Connection, int] = {}  # the pipes of the workers not heard from yet
+    parts: dict[int, _Part] = {}
+    try:
+        for k in range(jobs):
+            receive, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(
+                target=_work,
+                args=(job, k, read if k == 0 else None, send),
+                name=f"replay-{k}",
+                daemon=True,
+            )
+            proc.start()
+            procs.append(proc)
+            send.close()  # the worker holds the only send end: its death shows as end of file
+            pending[receive] = k
+        with _bar(progress, size, "bytes") as bar:
+            while pending:
+                for conn in wait(list(pending), timeout=0.5):
+                    assert isinstance(conn, Connection)
+                    k = pending.pop(conn)
+                    try:
+                        status, payload = conn.recv()
+                    except EOFError:
+                        procs[k].join()
+                        raise RuntimeError(
+                            f"replay worker {k} exited with code {procs[k].exitcode} "
+                            "before sending its result"
+                        ) from None
+                    finally:
+                        conn.close()
+                    if status == "error":
+                        raise payload
+                    parts[k] = payload
+                bar.update(read.value - bar.n)
+            bar.update(size - bar.n)
+    finally:
+        for conn in pending:
+            conn.close()
+        for started in procs:
+            if len(parts) < jobs:  # failed: stop the others rather than wait for them
+                started.terminate()
+            started.join()
+    return _merge([parts[k] for k in range(jobs)], on_minute, on_view)
+
+
+def _merge(
+    parts: list[_Part],
+    on_minute: Callable[[MinuteRow], None] | None,
+    on_view: Callable[[str, RegionView], None] | None,
+) -> ReplayResult:
+    """The workers' parts as one sequential replay's result, the callbacks called in its order."""
+    result = ReplayResult()
+    tagged = (zip(p.alert_keys, p.result.alerts, strict=True) for p in parts)
+    result.alerts = [a for _, a in heapq.merge(*tagged, key=lambda ka: ka[0])]
+    for p in parts:
+        result.views.update(p.result.views)
+        result.dispatches.update(p.result.dispatches)
+        result.counts.update(p.result.counts)
+    result.views = dict(sorted(result.views.items()))
+    result.dispatches = dict(sorted(result.dispatches.items()))
+    for _, call in heapq.merge(*(p.callbacks for p in parts), key=lambda kc: kc[0]):
+        if isinstance(call, MinuteRow):
+            assert on_minute is not None
+            on_minute(call)
+        else:
+            assert on_view is not None
+            on_view(*call)
+    return result
+
+
 def replay_topic(
     settings: Settings,
     catalogue: Catalogue,
@@ -244,7 +481,8 @@ def replay_topic(
 ) -> ReplayResult:
     """A topic's messages, partition by partition up to the end offsets seen at the start, with
     Kafka timestamps in [start_s, end_s) (the broker's index: the time each event was produced).
-    A region lives in one partition, so its events replay in the order the worker saw them."""
+    A region lives in one partition, so its events replay in the order the worker saw them.
+    Always in this one process (no `jobs`): the broker, not the detectors, sets the pace here."""
     replayer = Replayer(settings, catalogue, thresholds, on_minute, on_view)
     is_dispatch = topic == settings.topic_dispatches
     consumer = KafkaConsumer(

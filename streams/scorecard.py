@@ -96,12 +96,14 @@ def compute(
     progress: bool = False,
     overflow_file: Path | None = None,
     overflow_topic: str | None = None,
+    jobs: int = 1,
 ) -> Scorecard:
     """Replay `file` (JSON lines of `surge-monitor simulate --out`) or all of `topic`, and score.
 
     A topic is read from its start: Kafka's timestamps are when events were produced, which for
     a replayed history is not when they happened; the range applies to event time. The overflow
     commands (`overflow_file` or all of `overflow_topic`, at most one) are read whole too.
+    `jobs` > 1 replays a file's regions in that many processes (streams.replay.replay_file).
     """
     if (file is None) == (topic is None):
         raise ConfigError("give exactly one of --file or --topic")
@@ -109,6 +111,8 @@ def compute(
         raise ConfigError("give at most one of --overflow or --overflow-topic")
     if not request.from_s < request.to_s:
         raise ConfigError("--from must be before --to")
+    if topic is not None and jobs != 1:
+        raise ConfigError("--jobs splits a file's replay; a topic is replayed in one process")
     acc = card.Accumulator(request.from_s, request.to_s)
 
     def on_minute(row: MinuteRow) -> None:
@@ -119,7 +123,9 @@ def compute(
     if file is not None:
         if not file.is_file():
             raise ConfigError(f"--file {file} does not exist")
-        result = replay_file(file, settings, catalogue, on_minute=on_minute, progress=progress)
+        result = replay_file(
+            file, settings, catalogue, on_minute=on_minute, progress=progress, jobs=jobs
+        )
         source = str(file)
     else:
         assert topic is not None

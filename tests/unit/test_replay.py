@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
+import os
+import random
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +17,7 @@ import pytest
 
 from streams import play, replay, replay_cli, simulate
 from streams.alert_rules import THRESHOLDS
+from streams.alerting import encode_alert
 from streams.catalogue import default_catalogue
 from streams.cli import _parser, main
 from streams.config import load_settings
@@ -172,3 +176,132 @@ def test_replay_needs_exactly_one_source(tmp_path: Path) -> None:
 
 def replay_cli_args(argv: list[str]) -> argparse.Namespace:
     return _parser().parse_args(argv)
+
+
+@pytest.fixture(scope="module")
+def messy_file(
+    launch_day_file: tuple[Path, list[simulate.Emitted]], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The launch day with lines moved later (late events), lines repeated, and invalid lines."""
+    path, _ = launch_day_file
+    lines = path.read_bytes().splitlines(keepends=True)
+    rng = random.Random(29)
+    for _ in range(300):
+        i = rng.randrange(len(lines) - 2000)
+        lines.insert(i + rng.randrange(50, 2000), lines.pop(i))
+    for _ in range(100):
+        i = rng.randrange(len(lines) - 500)
+        lines.insert(i + rng.randrange(1, 500), lines[i])
+    good = orjson.loads(lines[0])["value"]
+    bad = [
+        b"not json\n",
+        b"[1, 2]\n",
+        b"\n",
+        b'{"topic": "calls", "key": "x", "value": "' + b"x" * 5000 + b'"}\n',
+        orjson.dumps({**good, "region": "atlantis"}) + b"\n",
+        orjson.dumps({**good, "region": ["london"]}) + b"\n",
+        orjson.dumps({"topic": "calls", "key": "london", "value": {**good, "nhs_number": "1"}})
+        + b"\n",
+        orjson.dumps({"topic": "dispatches", "key": "london", "value": {"region": "london"}})
+        + b"\n",
+    ]
+    for i, line in enumerate(bad * 3):
+        lines.insert(rng.randrange(len(lines)) if i else 0, line)
+    out = tmp_path_factory.mktemp("replay") / "messy.jsonl"
+    out.write_bytes(b"".join(lines))
+    return out
+
+
+def replay_recorded(path: Path, jobs: int) -> tuple[replay.ReplayResult, list[object]]:
+    """The replay's result, and every on_minute and on_view call in the order they came."""
+    calls: list[object] = []
+    result = replay.replay_file(
+        path,
+        load_settings({}),
+        CATALOGUE,
+        jobs=jobs,
+        on_minute=calls.append,
+        on_view=lambda region, view: calls.append((region, view)),
+    )
+    return result, calls
+
+
+@pytest.fixture(scope="module")
+def messy_sequential(messy_file: Path) -> tuple[replay.ReplayResult, list[object]]:
+    return replay_recorded(messy_file, jobs=1)
+
+
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_jobs_give_the_sequential_result_and_callbacks(
+    messy_file: Path, messy_sequential: tuple[replay.ReplayResult, list[object]], jobs: int
+) -> None:
+    """Replaying the regions in several processes changes no alert, view, count or callback."""
+    want, want_calls = messy_sequential
+    assert len({a.region for a in want.alerts}) >= 2
+    for name in ("late", "duplicate", "dispatch:duplicate", "invalid:bad_json"):
+        assert want.counts[name] > 0, name
+    for name in ("not_object", "too_large", "unknown_region", "unknown_field", "missing_field"):
+        assert want.counts[f"invalid:{name}"] > 0, name
+    assert len({type(c) for c in want_calls}) == 2  # minute rows and views
+    assert sorted(set(replay.region_owners(CATALOGUE, jobs).values())) == list(range(jobs))
+    got, got_calls = replay_recorded(messy_file, jobs)
+    assert got.alerts == want.alerts
+    assert list(got.views.items()) == list(want.views.items())
+    assert list(got.dispatches.items()) == list(want.dispatches.items())
+    assert got.counts == want.counts
+    assert got_calls == want_calls
+
+
+def test_cli_jobs_writes_the_same_alerts_and_figures(
+    messy_file: Path,
+    messy_sequential: tuple[replay.ReplayResult, list[object]],
+    tmp_path: Path,
+) -> None:
+    """`replay --jobs 2` writes the sequential replay's alert records and figures."""
+    want, want_calls = messy_sequential
+    figures, alerts = tmp_path / "figures.csv", tmp_path / "alerts.jsonl"
+    argv = ["replay", str(messy_file), "--figures", str(figures), "--alerts", str(alerts)]
+    assert main([*argv, "--no-progress", "--jobs", "2"]) == 0
+    assert alerts.read_bytes() == b"".join(encode_alert(a) + b"\n" for a in want.alerts)
+    expected = io.StringIO(newline="")
+    writer = csv.DictWriter(expected, replay_cli.FIGURE_COLUMNS)
+    writer.writeheader()
+    for call in want_calls:
+        if isinstance(call, tuple):
+            writer.writerows(replay_cli.figure_rows(*call))
+    assert figures.read_bytes() == expected.getvalue().encode()
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "two"])
+def test_jobs_must_be_a_whole_number_at_least_one(bad: str, tmp_path: Path) -> None:
+    """--jobs below one or not a number is a usage error, before any replay."""
+    with pytest.raises(SystemExit) as exc:
+        _parser().parse_args(["backtest", str(tmp_path), "--jobs", bad])
+    assert exc.value.code == 2
+
+
+def test_a_failing_worker_fails_the_replay(
+    launch_day_file: tuple[Path, list[simulate.Emitted]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's exception is raised by replay_file, and a worker that dies is an error too."""
+    path, _ = launch_day_file
+    real_call = replay.Replayer.call
+
+    def call(self: replay.Replayer, doc: object | bytes) -> None:
+        if isinstance(doc, dict) and doc.get("region") == "london":
+            raise ValueError("london is broken")
+        real_call(self, doc)
+
+    monkeypatch.setattr(replay.Replayer, "call", call)
+    with pytest.raises(ValueError, match="london is broken") as exc:
+        replay.replay_file(path, load_settings({}), CATALOGUE, jobs=2)
+    assert "raised in replay worker 0" in "".join(exc.value.__notes__)
+
+    def die(self: replay.Replayer, doc: object | bytes) -> None:
+        if isinstance(doc, dict) and doc.get("region") == "london":
+            os._exit(3)
+        real_call(self, doc)
+
+    monkeypatch.setattr(replay.Replayer, "call", die)
+    with pytest.raises(RuntimeError, match="replay worker 0 exited with code 3"):
+        replay.replay_file(path, load_settings({}), CATALOGUE, jobs=2)

@@ -562,3 +562,22 @@ def test_cli_writes_the_scorecard_and_rejects_a_bad_range(
     backwards = ["--from", "2013-03-29T10:00:00+00:00", "--to", "2013-03-29T09:00:00+00:00"]
     assert main([*args, *backwards]) == 2
     assert main([*args, "--from", "2013-03-29T09:00:00", "--to", "2013-03-29T10:00:00Z"]) == 2
+
+
+def test_cli_jobs_2_writes_the_same_scorecard_csv(
+    launch_day: tuple[scorecard.Scorecard, Path], tmp_path: Path
+) -> None:
+    """`scorecard --jobs 2` (regions replayed in two processes) writes the same CSV as one."""
+    _, folder = launch_day
+    span = ["--from", "2013-03-29T08:00:00+00:00", "--to", "2013-03-29T12:00:00+00:00"]
+    texts = []
+    for jobs in ("1", "2"):
+        out = tmp_path / jobs
+        args = ["scorecard", "--file", str(folder / "events.jsonl"), "--out", str(out)]
+        assert main([*args, *span, "--jobs", jobs]) == 0
+        texts.append((out / "scorecard.csv").read_text(encoding="utf-8"))
+    assert texts[0] == texts[1]
+    assert len(texts[0].splitlines()) > 10
+    with pytest.raises(SystemExit) as exc:
+        main([*args, *span, "--jobs", "0"])
+    assert exc.value.code == 2
