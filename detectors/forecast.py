@@ -60,14 +60,15 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from itertools import accumulate
 
 import numpy as np
+import numpy.typing as npt
 
-from detectors.windows import RegionState, WindowConfig
+from detectors.windows import RegionState, WindowConfig, minute_buckets
 
 MINUTE = 60
 MODELS = ("fluid", "erlang_a")
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,10 +193,13 @@ def forecast(state: RegionState, config: WindowConfig, end_minute: int, params: 
     lookback = max(params.window_minutes, params.rate_minutes) + 1
     first = min(end_minute - (params.window_minutes - 1) * MINUTE, now_minute - lookback * MINUTE)
     n = (last - first) // MINUTE + 1
-    region, per_provider = _minutes(state, first, n)
+    # What _provider_inputs reads of a provider: from the minute before its rate minutes (and
+    # the recent_minutes of its service level) to now's.
+    own_from = now_minute - (1 + max(params.rate_minutes, params.recent_minutes - 1)) * MINUTE
+    region, per_provider = _minutes(state, first, now_minute, n, own_from)
     queues = _queues(state, now - params.stale_call_seconds)
-    e = region.index(end_minute)
-    lc = region.index(now_minute) - 1  # the last minute complete by event time
+    e, k = region.index(end_minute), region.index(now_minute)
+    lc = k - 1  # the last minute complete by event time
     patience = _patience(region, lc, params)
     providers = tuple(
         _provider_inputs(
@@ -210,10 +214,19 @@ def forecast(state: RegionState, config: WindowConfig, end_minute: int, params: 
         service_level_15m=_level(region, e, params.recent_minutes),
         providers=providers,
     )
-    if _breach_index(region, e, e, params) is not None:
-        return Forecast(0.0, end_minute, inputs)
+    # The rule at E reads the minutes up to E only. When all of them are before now's minute (E
+    # a closed minute), the simulation below leaves them as they are and E is checked in the
+    # same pass as the horizon (a breach at E gives 0 s, E); otherwise E is checked first.
+    lo = e
+    if e >= k:
+        if _breach_index(region, e, e, params) is not None:
+            return Forecast(0.0, end_minute, inputs)
+        lo = e + 1
 
     # Future minutes: what the state holds for them (minutes after E) plus each queue's answers.
+    # Offered: the minutes after now's hold nothing (_minutes stops at now's), so each of them
+    # holds the same sum of the providers' rates, added in the same order as to now's minute.
+    offered, future = region.offered, 0.0
     for p in providers:
         _simulate(
             region,
@@ -226,33 +239,44 @@ def forecast(state: RegionState, config: WindowConfig, end_minute: int, params: 
             params=params,
         )
         rate = p.arrivals_per_minute
-        for i in range(region.index(now_minute) + 1, n):
-            region.offered[i] += rate
-        region.offered[region.index(now_minute)] += rate * (1 - (now - now_minute) / MINUTE)
-    hit = _breach_index(region, e + 1, n - 1, params)
+        future += rate
+        offered[k] += rate * (1 - (now - now_minute) / MINUTE)
+    offered[k + 1 :] = [future] * (n - k - 1)
+    hit = _breach_index(region, lo, n - 1, params)
     if hit is None:
         return Forecast(math.inf, None, inputs)
     return Forecast(float((hit - e) * MINUTE), region.base + hit * MINUTE, inputs)
 
 
-def _minutes(state: RegionState, first: int, n: int) -> tuple[_Minutes, dict[str, _Minutes]]:
-    """Counts of the n minutes from `first`, region-wide and per provider. Buckets are summed in
-    sorted order so the float wait sums are the same for equal states."""
+def _minutes(
+    state: RegionState, first: int, now_minute: int, n: int, own_from: int
+) -> tuple[_Minutes, dict[str, _Minutes]]:
+    """Counts of the n minutes from `first`, region-wide and per provider. Each minute's
+    providers come in sorted order, so the float wait sums are the same for equal states.
+
+    Only what is read is counted (this runs for every region every closed minute): the minutes
+    up to now's (no bucket is after the newest event's minute: windows.apply moves max_ts_s up
+    to each event), and per provider the minutes from `own_from` without wait sums; an earlier
+    bucket only names its provider."""
     region = _Minutes.zeros(first, n)
+    offered, answered, within = region.offered, region.answered, region.within
+    abandoned, wait_sum = region.abandoned, region.wait_sum
     per_provider: dict[str, _Minutes] = {}
-    for key in sorted(state.buckets):
-        i = (key[1] - first) // MINUTE
-        if 0 <= i < n:
-            b = state.buckets[key]
-            own = per_provider.get(key[0])
-            if own is None:
-                own = per_provider[key[0]] = _Minutes.zeros(first, n)
-            for rows in (region, own):
-                rows.offered[i] += b.offered
-                rows.answered[i] += b.answered
-                rows.within[i] += b.answered_within_target
-                rows.abandoned[i] += b.abandoned
-                rows.wait_sum[i] += b.answered_wait_sum_seconds
+    for minute, provider, b in minute_buckets(state, first, now_minute):
+        i = (minute - first) // MINUTE
+        offered[i] += b.offered
+        answered[i] += b.answered
+        within[i] += b.answered_within_target
+        abandoned[i] += b.abandoned
+        wait_sum[i] += b.answered_wait_sum_seconds
+        own = per_provider.get(provider)
+        if own is None:
+            own = per_provider[provider] = _Minutes.zeros(first, n)
+        if minute >= own_from:
+            own.offered[i] += b.offered
+            own.answered[i] += b.answered
+            own.within[i] += b.answered_within_target
+            own.abandoned[i] += b.abandoned
     return region, per_provider
 
 
@@ -339,26 +363,37 @@ def _level(rows: _Minutes, end: int, minutes: int) -> float | None:
     return None if answered <= 0 else sum(rows.within[lo : end + 1]) / answered
 
 
-def _prefix(values: list[float]) -> list[float]:
-    return list(accumulate(values, initial=0.0))  # the same left-to-right sums, in C
+def _window_start(sums: FloatArray, lo: int, hi: int, minutes: int) -> FloatArray:
+    """sums[:, max(0, j + 1 - minutes)] for j in [lo, hi]: the prefix before each j's window."""
+    start = lo + 1 - minutes
+    if start >= 0:
+        return sums[:, start : hi + 2 - minutes]
+    return sums[:, np.maximum(np.arange(start, hi + 2 - minutes), 0)]
 
 
 def _breach_index(rows: _Minutes, lo: int, hi: int, params: Params) -> int | None:
     """First minute index in [lo, hi] where the warning rule's condition holds: the 60m service
-    level below the threshold, the 15m one below or absent, enough calls offered in the hour."""
-    offered, answered, within = (_prefix(v) for v in (rows.offered, rows.answered, rows.within))
-    hour, recent, threshold = params.window_minutes, params.recent_minutes, params.threshold
-    for j in range(lo, hi + 1):
-        h0, r0 = max(0, j + 1 - hour), max(0, j + 1 - recent)
-        if offered[j + 1] - offered[h0] < params.min_offered:
-            continue
-        ans = answered[j + 1] - answered[h0]
-        if ans <= 0 or within[j + 1] - within[h0] >= threshold * ans:
-            continue
-        ans = answered[j + 1] - answered[r0]
-        if ans <= 0 or within[j + 1] - within[r0] < threshold * ans:
-            return j
-    return None
+    level below the threshold, the 15m one below or absent, enough calls offered in the hour.
+    Every minute at once over prefix sums, each comparison the same float operation as a loop
+    over the minutes would make; the prefix stops at hi, the last minute asked about."""
+    if lo > hi:
+        return None
+    # Rows 0, 1, 2: offered, answered, within; column c: the sum of the minutes before c, added
+    # left to right (np.cumsum adds in order: the floats a Python loop would give).
+    sums = np.zeros((3, hi + 2))
+    sums[:, 1:] = (rows.offered[: hi + 1], rows.answered[: hi + 1], rows.within[: hi + 1])
+    np.cumsum(sums, axis=1, out=sums)
+    ends = sums[:, lo + 1 :]
+    offered, answered, within = ends - _window_start(sums, lo, hi, params.window_minutes)
+    _, recent_answered, recent_within = ends - _window_start(sums, lo, hi, params.recent_minutes)
+    threshold = params.threshold
+    # The loop's `continue` tests negated as they stand, not rewritten (`>=` for `not <`).
+    hit = ~(offered < params.min_offered)
+    hit &= ~(answered <= 0)
+    hit &= ~(within >= threshold * answered)
+    hit &= (recent_answered <= 0) | (recent_within < threshold * recent_answered)
+    first = int(hit.argmax())
+    return lo + first if hit[first] else None
 
 
 def _within_share(
@@ -446,14 +481,25 @@ def _simulate(
 
 
 def _fill(rows: _Minutes, start_s: float, end_s: float, rate: float, within: float) -> None:
-    """Answers at `rate` per minute from start to end, `within` per minute within target."""
+    """Answers at `rate` per minute from start to end, `within` per minute within target.
+
+    Minute by minute each adds `rate * (t_next - t) / MINUTE`; every whole minute adds the same
+    value (t_next - t is 60), so it is computed once and added to the whole run of them."""
+    answered, within_rows = rows.answered, rows.within
     t = start_s
     while t < end_s:
         minute = int(t // MINUTE) * MINUTE
         t_next = min(minute + MINUTE, end_s)
         i = (minute - rows.base) // MINUTE
-        rows.answered[i] += rate * (t_next - t) / MINUTE
-        rows.within[i] += within * (t_next - t) / MINUTE
+        if t == minute and t_next == minute + MINUTE:
+            whole = int((end_s - minute) // MINUTE)  # whole minutes from this one on
+            a, w, stop = rate * MINUTE / MINUTE, within * MINUTE / MINUTE, i + whole
+            answered[i:stop] = [x + a for x in answered[i:stop]]
+            within_rows[i:stop] = [x + w for x in within_rows[i:stop]]
+            t = minute + whole * MINUTE
+            continue
+        answered[i] += rate * (t_next - t) / MINUTE
+        within_rows[i] += within * (t_next - t) / MINUTE
         t = t_next
 
 

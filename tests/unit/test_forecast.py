@@ -313,3 +313,105 @@ def test_erlang_a_improves_with_handlers_and_worsens_with_calls(
     assert 0.0 <= base <= 1.0
     assert level(per_minute, servers + 1) >= base - 1e-9
     assert level(per_minute * 1.1, servers) <= base + 1e-9
+
+
+def loop_breach_index(rows: fc._Minutes, lo: int, hi: int, params: Params) -> int | None:
+    """The rule's condition minute by minute over Python prefix sums: what the vectorised
+    _breach_index must give (the same float operations, so the same first minute)."""
+    sums = [[0.0], [0.0], [0.0]]
+    for column, values in zip(sums, (rows.offered, rows.answered, rows.within), strict=True):
+        for v in values:
+            column.append(column[-1] + v)
+    offered, answered, within = sums
+    hour, recent, threshold = params.window_minutes, params.recent_minutes, params.threshold
+    for j in range(lo, hi + 1):
+        h0, r0 = max(0, j + 1 - hour), max(0, j + 1 - recent)
+        if offered[j + 1] - offered[h0] < params.min_offered:
+            continue
+        ans = answered[j + 1] - answered[h0]
+        if ans <= 0 or within[j + 1] - within[h0] >= threshold * ans:
+            continue
+        ans = answered[j + 1] - answered[r0]
+        if ans <= 0 or within[j + 1] - within[r0] < threshold * ans:
+            return j
+    return None
+
+
+# Whole counts and fluid fractions (the sums round), some minutes far larger than others.
+counts = st.one_of(st.integers(0, 12).map(float), st.floats(0, 12), st.floats(0, 1e6))
+shares = st.one_of(st.sampled_from([0.0, 0.5, 0.85, 1.0]), st.floats(0, 1))  # within / answered
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(counts, counts, shares), min_size=1, max_size=150),
+    st.data(),
+    st.sampled_from([0.85, 0.5, 1.0]),
+    st.sampled_from([0, 60, 300]),
+)
+def test_the_breach_index_is_the_minute_by_minute_loop(
+    minutes: list[tuple[float, float, float]], data: st.DataObject, threshold: float, least: int
+) -> None:
+    """Bit for bit the same first minute as the loop, for any range (windows cut off at 0)."""
+    rows = fc._Minutes.zeros(T0, len(minutes))
+    for i, (offered, answered, share) in enumerate(minutes):
+        rows.offered[i], rows.answered[i], rows.within[i] = offered, answered, answered * share
+    hour = data.draw(st.integers(1, 70))
+    params = Params(
+        threshold=threshold,
+        window_minutes=hour,
+        recent_minutes=data.draw(st.integers(1, hour)),
+        min_offered=least,
+    )
+    lo = data.draw(st.integers(0, len(minutes) - 1))
+    hi = data.draw(st.integers(lo, len(minutes) - 1))
+    assert fc._breach_index(rows, lo, hi, params) == loop_breach_index(rows, lo, hi, params)
+
+
+@pytest.mark.parametrize(
+    ("offered", "answered", "within", "expected"),
+    [
+        (60, (2, 2), (1, 0), 1),  # hour 1 of 4 and the last minute 0 of 2 within: below
+        (59, (2, 2), (1, 0), None),  # too few calls offered in the hour
+        (60, (2, 2), (2, 0), None),  # the hour exactly at the threshold is not below it
+        (60, (2, 2), (0, 1), None),  # the last minute exactly at the threshold
+        (60, (4, 0), (0, 0), 1),  # nothing answered in the last minute: absent counts as below
+    ],
+)
+def test_the_breach_index_at_the_rule_boundaries(
+    offered: int, answered: tuple[int, int], within: tuple[int, int], expected: int | None
+) -> None:
+    """Two minutes, a 2-minute "hour" and a 1-minute recent window at threshold 0.5."""
+    rows = fc._Minutes(T0, [offered, 0.0], [*map(float, answered)], [*map(float, within)], [], [])
+    params = Params(threshold=0.5, window_minutes=2, recent_minutes=1, min_offered=60)
+    assert fc._breach_index(rows, 1, 1, params) == expected
+    assert loop_breach_index(rows, 1, 1, params) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(0, 100), min_size=40, max_size=40),
+    st.floats(0, 1),
+    st.integers(0, 30),
+    st.floats(0, 60),
+    st.floats(0, 20),
+)
+def test_fill_adds_what_a_minute_by_minute_loop_adds(
+    held: list[float], start: float, minutes: int, tail: float, rate: float
+) -> None:
+    """Whole minutes added at once are the floats of adding each minute on its own, also over
+    what earlier providers added, with partial first and last minutes."""
+    n = len(held)
+    start_s = T0 + start * 60 * (n - minutes - 1)
+    end_s = min(int(start_s // 60) * 60 + minutes * 60 + tail, T0 + n * 60)
+    rows = fc._Minutes(T0, [], [], [], [], [])
+    rows.answered, rows.within = list(held), list(held)
+    fc._fill(rows, start_s, end_s, rate, rate * 0.7)
+    answered, within, t = list(held), list(held), start_s
+    while t < end_s:
+        minute = int(t // 60) * 60
+        t_next = min(minute + 60, end_s)
+        answered[(minute - T0) // 60] += rate * (t_next - t) / 60
+        within[(minute - T0) // 60] += rate * 0.7 * (t_next - t) / 60
+        t = t_next
+    assert (rows.answered, rows.within) == (answered, within)
