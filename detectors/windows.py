@@ -138,6 +138,18 @@ class _Minute:
 
 
 @dataclass(slots=True)
+class _Rolling:
+    """A region-wide window's integer sums at `end`, rolled on a minute at a time as the
+    detectors step (window_totals). Integers sum the same whichever way they are added, so a
+    rolled window equals a fresh one exactly; a change to a minute it holds (a late event, a
+    callback paired late, an eviction) drops it, and the next call sums it afresh."""
+
+    end: int
+    counts: list[int]  # in _COUNTS order
+    dispositions: dict[str, int]
+
+
+@dataclass(slots=True)
 class RegionState:
     """Everything one region needs. Fields after the counters are indexes derived from the others:
     not compared, not serialised, rebuilt by :func:`from_json`."""
@@ -167,6 +179,8 @@ class RegionState:
     _open_heap: list[tuple[float, str]] = field(default_factory=list, compare=False, repr=False)
     # (ts, call_id) of both callback dicts; entries since paired stay until popped or compacted
     _callback_heap: list[tuple[float, str]] = field(default_factory=list, compare=False, repr=False)
+    # window minutes -> the region-wide window last summed (see _Rolling)
+    _rolling: dict[int, _Rolling] = field(default_factory=dict, compare=False, repr=False)
     # When a list (a replay sets one), each evicted (provider, minute, bucket) is appended to it:
     # a minute's final counts, late events included. None (live) keeps eviction free.
     evicted: list[tuple[str, int, Bucket]] | None = field(default=None, compare=False, repr=False)
@@ -241,6 +255,8 @@ def apply(state: RegionState, obs: CallObs, config: WindowConfig) -> str:
         bucket = state.buckets[(obs.provider, minute)] = Bucket()
         insort(slot.providers, obs.provider)
     _count(state, bucket, obs, wait, label, config=config)
+    if state._rolling:
+        _touched(state, minute)
     if max_ts is None or ts > max_ts:
         state.max_ts_s = ts
         _evict(state, config)
@@ -326,7 +342,16 @@ def _callback_paired(
     bucket = state.buckets.get((provider, int(made_ts // 60) * 60))
     if bucket is not None:  # None only if made is behind retention while its request is not
         bucket.callbacks_within_target += 1
+        _touched(state, int(made_ts // 60) * 60)
     _add_cumulative(state, provider, "callbacks_within_target")
+
+
+def _touched(state: RegionState, minute: int) -> None:
+    """A bucket of `minute` changed or went: drop the rolled windows that hold it."""
+    rolling = state._rolling
+    for size, r in list(rolling.items()):
+        if r.end - size * 60 < minute <= r.end:
+            del rolling[size]
 
 
 def _callback_may_wait(state: RegionState, call_id: str, ts: float, config: WindowConfig) -> bool:
@@ -381,6 +406,7 @@ def _evict(state: RegionState, config: WindowConfig) -> None:
     while heap and heap[0] < cutoff:
         minute = heappop(heap)
         slot = state._minutes.pop(minute)
+        _touched(state, minute)
         for provider in slot.providers:
             bucket = state.buckets.pop((provider, minute))
             if state.evicted is not None:
@@ -460,19 +486,88 @@ def window_totals(
     """Sum the buckets of the `minutes` minutes ending with (and including) `end_minute`.
 
     provider None sums every provider of the region. Providers are added in sorted order so the
-    float wait sum is the same for equal states.
+    float wait sum is the same for equal states. The region-wide integer sums are rolled on
+    from the previous call's (`_Rolling`): the detectors step every region every closed minute.
     """
     if end_minute % 60 or minutes < 1:
         raise ValueError(
             f"end_minute {end_minute} must be a minute start and minutes {minutes} >= 1"
         )
+    first = end_minute - (minutes - 1) * 60
+    if provider is None:
+        counts, dispositions = _region_counts(state, end_minute, minutes)
+    else:
+        counts, dispositions = _counts(state, provider, first, end_minute)
+    wait_sum = 0.0
+    buckets = state.buckets
+    for minute in range(first, end_minute + 1, 60):
+        slot = state._minutes.get(minute)
+        if slot is not None:
+            for name in slot.providers:
+                if provider is None or name == provider:
+                    wait_sum += buckets[(name, minute)].answered_wait_sum_seconds
+    offered, answered, abandoned, within, after, requested, made, callbacks_within = counts
+    return Totals(
+        offered=offered,
+        answered=answered,
+        abandoned=abandoned,
+        answered_within_target=within,
+        abandoned_after_threshold=after,
+        answered_wait_sum_seconds=wait_sum,
+        callbacks_requested=requested,
+        callbacks_made=made,
+        callbacks_within_target=callbacks_within,
+        dispositions=tuple(sorted((k, n) for k, n in dispositions.items() if n)),
+    )
+
+
+def _region_counts(
+    state: RegionState, end_minute: int, minutes: int
+) -> tuple[list[int], dict[str, int]]:
+    """The region-wide integer sums of the window: the last call's rolled on when it ended at
+    most `minutes` minutes earlier and nothing it holds has changed since, else afresh."""
+    rolled = state._rolling.get(minutes)
+    span = minutes * 60
+    if rolled is None or not rolled.end <= end_minute < rolled.end + span:
+        counts, dispositions = _counts(state, None, end_minute - span + 60, end_minute)
+        state._rolling[minutes] = _Rolling(end_minute, counts, dispositions)
+        return list(counts), dict(dispositions)
+    for minute in range(rolled.end + 60, end_minute + 60, 60):
+        _add_minute(state, rolled, minute, 1)
+        _add_minute(state, rolled, minute - span, -1)
+    rolled.end = end_minute
+    return list(rolled.counts), dict(rolled.dispositions)
+
+
+def _add_minute(state: RegionState, rolled: _Rolling, minute: int, sign: int) -> None:
+    slot = state._minutes.get(minute)
+    if slot is None:
+        return
+    counts, dispositions = rolled.counts, rolled.dispositions
+    for name in slot.providers:
+        b = state.buckets[(name, minute)]
+        counts[0] += sign * b.offered
+        counts[1] += sign * b.answered
+        counts[2] += sign * b.abandoned
+        counts[3] += sign * b.answered_within_target
+        counts[4] += sign * b.abandoned_after_threshold
+        counts[5] += sign * b.callbacks_requested
+        counts[6] += sign * b.callbacks_made
+        counts[7] += sign * b.callbacks_within_target
+        for label, n in b.dispositions.items():
+            dispositions[label] = dispositions.get(label, 0) + sign * n
+
+
+def _counts(
+    state: RegionState, provider: str | None, first: int, last: int
+) -> tuple[list[int], dict[str, int]]:
+    """The integer sums (in _COUNTS order) and dispositions of minutes first..last, afresh."""
     # Plain locals, not getattr over _COUNTS: this runs for every region every closed minute.
     offered = answered = abandoned = within = after = 0
     requested = made = callbacks_within = 0
-    wait_sum = 0.0
     dispositions: dict[str, int] = {}
     buckets = state.buckets
-    for minute in range(end_minute - (minutes - 1) * 60, end_minute + 1, 60):
+    for minute in range(first, last + 1, 60):
         slot = state._minutes.get(minute)
         if slot is None:
             continue
@@ -488,21 +583,10 @@ def window_totals(
             requested += b.callbacks_requested
             made += b.callbacks_made
             callbacks_within += b.callbacks_within_target
-            wait_sum += b.answered_wait_sum_seconds
             for label, n in b.dispositions.items():
                 dispositions[label] = dispositions.get(label, 0) + n
-    return Totals(
-        offered=offered,
-        answered=answered,
-        abandoned=abandoned,
-        answered_within_target=within,
-        abandoned_after_threshold=after,
-        answered_wait_sum_seconds=wait_sum,
-        callbacks_requested=requested,
-        callbacks_made=made,
-        callbacks_within_target=callbacks_within,
-        dispositions=tuple(sorted(dispositions.items())),
-    )
+    counts = [offered, answered, abandoned, within, after, requested, made, callbacks_within]
+    return counts, dispositions
 
 
 def _ratio(num: float, den: int) -> float | None:
