@@ -103,11 +103,12 @@ def evaluate(
         return []
     events = []
     for spec in specs:
-        value = signal(view, spec)
-        state, transition = hysteresis.step(
-            states.get(spec.key, hysteresis.initial()), value, ts, spec.params
-        )
-        states[spec.key] = state
+        key = spec.key
+        state = states.get(key)
+        if state is None:
+            state = hysteresis.initial()
+        state, transition = hysteresis.step(state, signal(view, spec), ts, spec.params)
+        states[key] = state
         if transition is not None:
             events.append(_event(spec, region, transition))
     return events
