@@ -64,7 +64,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from detectors.windows import RegionState, WindowConfig, minute_buckets
+from detectors.windows import RegionState, WindowConfig, minute_sums
 
 MINUTE = 60
 MODELS = ("fluid", "erlang_a")
@@ -164,7 +164,8 @@ NONE_COMING = Forecast(math.inf, None, None)
 
 @dataclass(slots=True)
 class _Minutes:
-    """Counts per minute from `base` on, as float lists (one provider, or the region)."""
+    """Counts per minute from `base` on, as float lists (one provider, or the region); a list
+    holds the minutes that are read of it (see _minutes)."""
 
     base: int
     offered: list[float]
@@ -202,9 +203,7 @@ def forecast(state: RegionState, config: WindowConfig, end_minute: int, params: 
     lc = k - 1  # the last minute complete by event time
     patience = _patience(region, lc, params)
     providers = tuple(
-        _provider_inputs(
-            name, per_provider.get(name), queues.get(name, []), now=now, lc=lc, params=params
-        )
+        _provider_inputs(name, per_provider.get(name), queues.get(name, []), now=now, params=params)
         for name in sorted(set(per_provider) | set(queues))
     )
     inputs = Inputs(
@@ -251,32 +250,34 @@ def forecast(state: RegionState, config: WindowConfig, end_minute: int, params: 
 def _minutes(
     state: RegionState, first: int, now_minute: int, n: int, own_from: int
 ) -> tuple[_Minutes, dict[str, _Minutes]]:
-    """Counts of the n minutes from `first`, region-wide and per provider. Each minute's
-    providers come in sorted order, so the float wait sums are the same for equal states.
+    """Counts of the minutes from `first`, region-wide and per provider, as floats.
 
-    Only what is read is counted (this runs for every region every closed minute): the minutes
-    up to now's (no bucket is after the newest event's minute: windows.apply moves max_ts_s up
-    to each event), and per provider the minutes from `own_from` without wait sums; an earlier
-    bucket only names its provider."""
-    region = _Minutes.zeros(first, n)
-    offered, answered, within = region.offered, region.answered, region.within
-    abandoned, wait_sum = region.abandoned, region.wait_sum
-    per_provider: dict[str, _Minutes] = {}
-    for minute, provider, b in minute_buckets(state, first, now_minute):
-        i = (minute - first) // MINUTE
-        offered[i] += b.offered
-        answered[i] += b.answered
-        within[i] += b.answered_within_target
-        abandoned[i] += b.abandoned
-        wait_sum[i] += b.answered_wait_sum_seconds
-        own = per_provider.get(provider)
-        if own is None:
-            own = per_provider[provider] = _Minutes.zeros(first, n)
-        if minute >= own_from:
-            own.offered[i] += b.offered
-            own.answered[i] += b.answered
-            own.within[i] += b.answered_within_target
-            own.abandoned[i] += b.abandoned
+    Only what is read is counted (this runs for every region every closed minute). Region-wide:
+    the minutes up to now's (no bucket is after the newest event's minute: windows.apply moves
+    max_ts_s up to each event) from windows.minute_sums (each minute's buckets added to 0.0 in
+    sorted provider order, so the floats are the same for equal states), then offered, answered
+    and within padded with zeros to n minutes for the simulation to add to. Per provider: the
+    minutes from `own_from` to now's, without wait sums; an earlier bucket only names its
+    provider (zeros)."""
+    offered, answered, within, abandoned, wait_sum, names = minute_sums(state, first, now_minute)
+    pad = [0.0] * (n - len(offered))
+    offered += pad
+    answered += pad
+    within += pad
+    region = _Minutes(first, offered, answered, within, abandoned, wait_sum)
+    own_minutes = range(max(first, own_from), now_minute + MINUTE, MINUTE)
+    buckets = state.buckets
+    per_provider = {}
+    for name in set().union(*names):
+        own = [buckets.get((name, minute)) for minute in own_minutes]
+        per_provider[name] = _Minutes(
+            own_minutes.start,
+            [0.0 if b is None else float(b.offered) for b in own],
+            [0.0 if b is None else float(b.answered) for b in own],
+            [0.0 if b is None else float(b.answered_within_target) for b in own],
+            [0.0 if b is None else float(b.abandoned) for b in own],
+            [],
+        )
     return region, per_provider
 
 
@@ -292,27 +293,29 @@ def _queues(state: RegionState, stale_before_s: float) -> dict[str, list[float]]
 
 
 def _provider_inputs(
-    name: str, rows: _Minutes | None, queue: list[float], *, now: float, lc: int, params: Params
+    name: str, rows: _Minutes | None, queue: list[float], *, now: float, params: Params
 ) -> ProviderInputs:
     waiting = len(queue)
     oldest = max(0.0, now - queue[0]) if queue else 0.0
     if rows is None:
         return ProviderInputs(name, 0.0, None, waiting, oldest, None)
+    lc = rows.index(int(now // MINUTE) * MINUTE) - 1  # the last minute complete by event time
     recent = range(lc - params.rate_minutes + 1, lc + 1)
     z = params.confidence_z
-    lam, lam_se = _ewma([rows.offered[i] for i in recent], params.arrival_halflife_minutes)
+    offered, answered, abandoned = rows.offered, rows.answered, rows.abandoned
+    lam, lam_se = _ewma(offered[recent.start : recent.stop], params.arrival_halflife_minutes)
     # Calls waiting at the start of each minute, back from now: the open calls now, minus what
     # each later minute added (offered - answered - abandoned). The answers of a minute that
     # began with calls queueing are what the handlers can do.
     queued = float(waiting)
     starts = {}
     for i in range(lc + 1, recent.start - 1, -1):
-        queued = max(0.0, queued - (rows.offered[i] - rows.answered[i] - rows.abandoned[i]))
+        queued = max(0.0, queued - (offered[i] - answered[i] - abandoned[i]))
         starts[i] = queued
     # Enough queued that the handlers cannot run out of calls within the minute (else they
     # answer fewer calls than they could and capacity reads low).
     floor = max(float(params.busy_queue_calls), params.busy_queue_minutes * lam)
-    busy = [rows.answered[i] for i in recent if starts[i] >= floor]
+    busy = [answered[i] for i in recent if starts[i] >= floor]
     capacity = None
     if len(busy) >= params.min_busy_minutes:
         cap, cap_se = _ewma(busy, params.capacity_halflife_minutes)

@@ -19,10 +19,10 @@ depends on summation order unless waits are whole (or binary-fraction) seconds, 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from heapq import heapify, heappop, heappush
-from typing import Any
+from typing import Any, NamedTuple
 
 OK = "ok"
 LATE = "late"  # counted, but in a minute the watermark had already closed
@@ -149,6 +149,55 @@ class _Rolling:
     dispositions: dict[str, int]
 
 
+class MinuteSums(NamedTuple):
+    """Region-wide sums of consecutive minutes, a list per figure, an item per minute: the
+    counts as floats, each added from 0.0 over the minute's providers in sorted order (the
+    floats of summing its buckets afresh), and those providers. Fresh lists: the caller's."""
+
+    offered: list[float]
+    answered: list[float]
+    answered_within_target: list[float]
+    abandoned: list[float]
+    answered_wait_sum_seconds: list[float]
+    providers: list[tuple[str, ...]]
+
+
+# A region's sums keep this many minutes before the earliest minute read: the reads of one step
+# (the 15 and 60 minute windows, the forecast's hour and a bit) lie well within it. A read from
+# an earlier minute only costs a resum from there.
+_SUMS_SLACK_MINUTES = 180
+
+
+@dataclass(slots=True)
+class _Sums:
+    """The region-wide sums of every minute from `base` on, as MinuteSums's lists plus each
+    minute's buckets' wait sums in provider order (what a window's wait sum adds, minute after
+    minute). The forecast and the windows read about two hours of minutes for every region every
+    closed minute and only the newest change between steps, so each minute is summed once, and
+    again when _touched has marked it stale (one of its buckets changed or went)."""
+
+    base: int
+    offered: list[float] = field(default_factory=list)
+    answered: list[float] = field(default_factory=list)
+    within: list[float] = field(default_factory=list)
+    abandoned: list[float] = field(default_factory=list)
+    wait_sum: list[float] = field(default_factory=list)
+    providers: list[tuple[str, ...]] = field(default_factory=list)
+    waits: list[tuple[float, ...]] = field(default_factory=list)
+    stale: set[int] = field(default_factory=set)  # minutes from base to the last one summed
+
+    def lists(self) -> tuple[list[Any], ...]:
+        return (
+            self.offered,
+            self.answered,
+            self.within,
+            self.abandoned,
+            self.wait_sum,
+            self.providers,
+            self.waits,
+        )
+
+
 @dataclass(slots=True)
 class RegionState:
     """Everything one region needs. Fields after the counters are indexes derived from the others:
@@ -184,6 +233,8 @@ class RegionState:
     # When a list (a replay sets one), each evicted (provider, minute, bucket) is appended to it:
     # a minute's final counts, late events included. None (live) keeps eviction free.
     evicted: list[tuple[str, int, Bucket]] | None = field(default=None, compare=False, repr=False)
+    # the region-wide sums of each minute, summed when first read (see _Sums)
+    _sums: _Sums | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +306,7 @@ def apply(state: RegionState, obs: CallObs, config: WindowConfig) -> str:
         bucket = state.buckets[(obs.provider, minute)] = Bucket()
         insort(slot.providers, obs.provider)
     _count(state, bucket, obs, wait, label, config=config)
-    if state._rolling:
+    if state._rolling or state._sums is not None:
         _touched(state, minute)
     if max_ts is None or ts > max_ts:
         state.max_ts_s = ts
@@ -347,7 +398,11 @@ def _callback_paired(
 
 
 def _touched(state: RegionState, minute: int) -> None:
-    """A bucket of `minute` changed or went: drop the rolled windows that hold it."""
+    """A bucket of `minute` changed or went: mark its sums stale, drop the rolled windows that
+    hold it."""
+    sums = state._sums
+    if sums is not None and sums.base <= minute < sums.base + len(sums.offered) * 60:
+        sums.stale.add(minute)
     rolling = state._rolling
     for size, r in list(rolling.items()):
         if r.end - size * 60 < minute <= r.end:
@@ -499,13 +554,18 @@ def window_totals(
     else:
         counts, dispositions = _counts(state, provider, first, end_minute)
     wait_sum = 0.0
-    buckets = state.buckets
-    for minute in range(first, end_minute + 1, 60):
-        slot = state._minutes.get(minute)
-        if slot is not None:
-            for name in slot.providers:
-                if provider is None or name == provider:
-                    wait_sum += buckets[(name, minute)].answered_wait_sum_seconds
+    if provider is None:
+        sums = _summed(state, first, end_minute)
+        i = (first - sums.base) // 60
+        for waits in sums.waits[i : i + minutes]:
+            for wait in waits:
+                wait_sum += wait
+    else:
+        buckets = state.buckets
+        for minute in range(first, end_minute + 1, 60):
+            slot = state._minutes.get(minute)
+            if slot is not None and provider in slot.providers:
+                wait_sum += buckets[(provider, minute)].answered_wait_sum_seconds
     offered, answered, abandoned, within, after, requested, made, callbacks_within = counts
     return Totals(
         offered=offered,
@@ -622,17 +682,68 @@ def oldest_minute(state: RegionState) -> int | None:
     return state._minute_heap[0] if state._minute_heap else None
 
 
-def minute_buckets(state: RegionState, first: int, last: int) -> Iterator[tuple[int, str, Bucket]]:
-    """(minute, provider, bucket) of the retained minutes from `first` to `last` inclusive,
-    minutes ascending and each minute's providers sorted: per-minute sums in a fixed order
-    without sorting every bucket of the region."""
-    minutes = state._minutes
+def minute_sums(state: RegionState, first: int, last: int) -> MinuteSums:
+    """The region-wide MinuteSums of the minutes from `first` to `last` inclusive (zeros and no
+    providers for a minute without buckets), from the sums kept per minute (_Sums)."""
+    if first % 60 or last % 60:
+        raise ValueError(f"first {first} and last {last} must be minute starts")
+    sums = _summed(state, first, last)
+    i, j = (first - sums.base) // 60, (last - sums.base) // 60 + 1
+    return MinuteSums(
+        sums.offered[i:j],
+        sums.answered[i:j],
+        sums.within[i:j],
+        sums.abandoned[i:j],
+        sums.wait_sum[i:j],
+        sums.providers[i:j],
+    )
+
+
+def _summed(state: RegionState, first: int, last: int) -> _Sums:
+    """The region's _Sums, with every minute from `first` to `last` summed and none stale."""
+    sums = state._sums
+    slack = _SUMS_SLACK_MINUTES * 60
+    if sums is None or first < sums.base:
+        sums = state._sums = _Sums(first - slack)
+    elif first - sums.base > 2 * slack:  # drop what is far behind (all of it after a gap)
+        drop = (first - sums.base - slack) // 60
+        for values in sums.lists():
+            del values[:drop]
+        sums.base += drop * 60
+    lists = sums.lists()
+    if sums.stale:
+        for minute in sums.stale:
+            i = (minute - sums.base) // 60
+            if 0 <= i < len(sums.offered):
+                for values, value in zip(lists, _sum_minute(state, minute), strict=True):
+                    values[i] = value
+        sums.stale.clear()
+    for minute in range(sums.base + len(sums.offered) * 60, last + 60, 60):
+        for values, value in zip(lists, _sum_minute(state, minute), strict=True):
+            values.append(value)
+    return sums
+
+
+_NO_SUMS = (0.0, 0.0, 0.0, 0.0, 0.0, (), ())
+
+
+def _sum_minute(state: RegionState, minute: int) -> tuple[Any, ...]:
+    """One minute's items of _Sums's lists, its buckets added in sorted provider order."""
+    slot = state._minutes.get(minute)
+    if slot is None:
+        return _NO_SUMS
     buckets = state.buckets
-    for minute in range(first, last + 60, 60):
-        slot = minutes.get(minute)
-        if slot is not None:
-            for provider in slot.providers:
-                yield minute, provider, buckets[(provider, minute)]
+    offered = answered = within = abandoned = wait_sum = 0.0
+    waits = []
+    for name in slot.providers:
+        b = buckets[(name, minute)]
+        offered += b.offered
+        answered += b.answered
+        within += b.answered_within_target
+        abandoned += b.abandoned
+        wait_sum += b.answered_wait_sum_seconds
+        waits.append(b.answered_wait_sum_seconds)
+    return offered, answered, within, abandoned, wait_sum, tuple(slot.providers), tuple(waits)
 
 
 def providers(state: RegionState) -> set[str]:

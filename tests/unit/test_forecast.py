@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+import zlib
 from collections import deque
 from dataclasses import replace
 
@@ -415,3 +416,81 @@ def test_fill_adds_what_a_minute_by_minute_loop_adds(
         within[(minute - T0) // 60] += rate * 0.7 * (t_next - t) / 60
         t = t_next
     assert (rows.answered, rows.within) == (answered, within)
+
+
+def loop_minutes(
+    state: RegionState, first: int, now_minute: int, n: int, own_from: int
+) -> tuple[fc._Minutes, dict[str, fc._Minutes]]:
+    """_minutes as it was, bucket by bucket in sorted provider order, every list n minutes: what
+    the sums windows keeps must give (the same floats)."""
+    region = fc._Minutes.zeros(first, n)
+    per_provider: dict[str, fc._Minutes] = {}
+    for provider, minute in sorted(state.buckets, key=lambda key: (key[1], key[0])):
+        if not first <= minute <= now_minute:
+            continue
+        b, i = state.buckets[(provider, minute)], (minute - first) // 60
+        region.offered[i] += b.offered
+        region.answered[i] += b.answered
+        region.within[i] += b.answered_within_target
+        region.abandoned[i] += b.abandoned
+        region.wait_sum[i] += b.answered_wait_sum_seconds
+        own = per_provider.setdefault(provider, fc._Minutes.zeros(first, n))
+        if minute >= own_from:
+            own.offered[i] += b.offered
+            own.answered[i] += b.answered
+            own.within[i] += b.answered_within_target
+            own.abandoned[i] += b.abandoned
+    return region, per_provider
+
+
+@settings(max_examples=40, deadline=None)
+@given(minutes, st.randoms(use_true_random=False), st.data())
+def test_minutes_and_forecast_from_kept_sums_are_those_summed_afresh(
+    pattern: list[tuple[int, int, int]], rnd: random.Random, data: st.DataObject
+) -> None:
+    """Stepped minute by minute as events arrive (three providers, fractional waits, some late),
+    _minutes reads what the old bucket-by-bucket loop read, and the forecast equals that of a
+    restored copy, which sums every minute afresh."""
+    events = [
+        replace(
+            e,
+            provider=f"p{zlib.crc32(e.call_id.encode()) % 3}",
+            wait_seconds=None if e.wait_seconds is None else e.wait_seconds + 0.1,
+        )
+        for e in random_events(pattern)
+    ]
+    arrival = sorted(events, key=lambda e: e.ts_s + rnd.uniform(0.0, 300.0))
+    state, stepped = windows.initial(), None
+    for event in arrival:
+        windows.apply(state, event, CONFIG)
+        end = windows.closed_minute(state, CONFIG)
+        if end is None or end == stepped or state.max_ts_s is None:
+            continue
+        stepped = end
+        now_minute = int(state.max_ts_s // 60) * 60
+        first = now_minute - 60 * data.draw(st.integers(0, 130))
+        own_from = data.draw(st.integers(first // 60, now_minute // 60)) * 60
+        n = (now_minute - first) // 60 + 1 + data.draw(st.integers(0, 130))
+        region, own = fc._minutes(state, first, now_minute, n, own_from)
+        old, old_own = loop_minutes(state, first, now_minute, n, own_from)
+        k, lo = (now_minute - first) // 60 + 1, (own_from - first) // 60
+        assert (region.offered, region.answered, region.within) == (
+            old.offered,
+            old.answered,
+            old.within,
+        )
+        assert (region.abandoned, region.wait_sum) == (old.abandoned[:k], old.wait_sum[:k])
+        assert own.keys() == old_own.keys()
+        for name, rows in own.items():
+            was = old_own[name]
+            assert rows.base == own_from
+            assert (rows.offered, rows.answered, rows.within, rows.abandoned) == (
+                was.offered[lo:k],
+                was.answered[lo:k],
+                was.within[lo:k],
+                was.abandoned[lo:k],
+            )
+        restored = windows.from_json(windows.to_json(state))
+        assert fc.forecast(state, CONFIG, end, Params()) == fc.forecast(
+            restored, CONFIG, end, Params()
+        )
