@@ -11,6 +11,11 @@ Run: ``.venv/bin/python benchmarks/replay.py [--days 1] [--seed 1]`` (about 40 s
    referral detector and the alert machines stepped on every closed minute of every region,
    exactly the live path's code), with and without the per-minute scorecard rows, and with
    ``jobs=2`` (``--jobs 2``: the regions split over two forked processes, the same result).
+4. The signals file (``streams.signals``, ``replay --signals`` then ``backtest --signals``): a
+   replay that records it, then ``signals.read`` + ``signals.backtest`` of it with the shipped
+   thresholds, which replaces a replay per thresholds file. That row's events/s is the day's
+   events over the seconds of that read and backtest (no event is read there): what a backtest
+   of the file's events costs, not a rate at which events are processed.
 Each configuration runs in a fresh child process (``multiprocessing`` spawn), so peak RSS
 (``ru_maxrss``) is its own (with ``--jobs 2``: the largest of it and its two workers).
 events/s = lines / wall seconds of the read loop, file in page cache.
@@ -71,6 +76,36 @@ def ours(path: str, rows: bool, jobs: int = 1) -> tuple[int, float, float]:
     return n, elapsed, rss / 1024
 
 
+def record(path: str, out: str) -> tuple[int, float, float]:
+    """The replay with a SignalRecorder as on_view, and the file written (`replay --signals`)."""
+    from streams import replay, signals
+    from streams.catalogue import default_catalogue
+    from streams.config import load_settings
+    from streams.logs import configure_logging
+
+    configure_logging("warning", "console")
+    recorder = signals.SignalRecorder()
+    t0 = time.perf_counter()
+    result = replay.replay_file(
+        Path(path), load_settings({}), default_catalogue(), on_view=recorder
+    )
+    recorder.write(Path(out))
+    elapsed = time.perf_counter() - t0
+    return sum(result.counts.values()), elapsed, resource.getrusage(SELF).ru_maxrss / 1024
+
+
+def from_signals(out: str, events: int) -> tuple[int, float, float]:
+    """`backtest --signals`: the file read and the shipped thresholds' machines run over it."""
+    from streams import signals
+    from streams.logs import configure_logging
+
+    configure_logging("warning", "console")
+    t0 = time.perf_counter()
+    signals.backtest(signals.read(Path(out)))
+    elapsed = time.perf_counter() - t0
+    return events, elapsed, resource.getrusage(SELF).ru_maxrss / 1024
+
+
 def call(conn: Connection, target: Callable[..., tuple[int, float, float]], *args: object) -> None:
     conn.send(target(*args))
 
@@ -104,12 +139,18 @@ def main() -> int:
         play.write_jsonl(events, path)
         size_mb = path.stat().st_size / 1e6
         del events
+        npz = str(Path(tmp) / "signals.npz")
         results = [
             ("orjson.loads per line (reference)", run(reference, str(path))),
             ("replay: windows + detectors + alerts", run(ours, str(path), False)),
             ("replay + per-minute scorecard rows", run(ours, str(path), True)),
             ("replay --jobs 2", run(ours, str(path), False, 2)),
+            ("replay --signals (records the file)", run(record, str(path), npz)),
         ]
+        results.append(
+            ("backtest from signals file (4.)", run(from_signals, npz, results[0][1][0]))
+        )
+        signals_mb = Path(npz).stat().st_size / 1e6
     ref_rate = results[0][1][0] / results[0][1][1]
     head = f"{'configuration':38}  {'events':>9}  {'seconds':>7}  {'events/s':>9}  "
     sys.stdout.write(f"{head}{'ratio to ref':>12}  {'peak RSS MB':>11}\n")
@@ -120,7 +161,10 @@ def main() -> int:
             f"{name:38}  {n:9,}  {seconds:7.1f}  {rate:9,.0f}  {ratio:12.3f}  {rss:11.0f}\n"
         )
     sys.stdout.write(
-        f"file: {size_mb:.1f} MB, {args.days:g} day(s) of England at 45,000 calls a day\n"
+        f"file: {size_mb:.1f} MB, {args.days:g} day(s) of England at 45,000 calls a day; "
+        f"signals file {signals_mb:.2f} MB\n"
+        "(4.) backtest from signals file: no replay; events/s = the day's events / seconds of "
+        "signals.read + signals.backtest\n"
         "reproduce: .venv/bin/python benchmarks/replay.py "
         f"--days {args.days:g} --seed {args.seed}\n"
     )

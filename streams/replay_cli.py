@@ -4,6 +4,8 @@ replay writes what the live path would have shown: each closed minute's region f
 the alert records it would have put on surge.alerts (JSONL, byte-equal to the live ones).
 backtest answers "which alerts would have fired, and when, with these thresholds?" for a
 thresholds file (TOML, keys of streams.alert_rules.Thresholds), as a table of episodes.
+`replay --signals OUT.npz` records what the alert machines read (streams.signals), and
+`backtest --signals OUT.npz` runs the machines of a thresholds file over it without replaying.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import structlog
 
 from detectors.answer_rates import RegionView
 from detectors.region_alerts import AlertEvent
-from streams import replay
+from streams import replay, signals
 from streams.alert_rules import THRESHOLDS, Thresholds
 from streams.alerting import encode_alert
 from streams.catalogue import Catalogue, load_catalogue
@@ -51,11 +53,26 @@ def add_commands(sub: Any) -> None:
     _source_args(r)
     r.add_argument("--figures", type=Path, help="CSV: each closed minute's region figures")
     r.add_argument("--alerts", type=Path, help="JSONL: the alert records of surge.alerts")
+    r.add_argument(
+        "--signals",
+        type=Path,
+        metavar="OUT.npz",
+        help="numpy: what the alert machines read at each closed minute, for `backtest "
+        "--signals` (thresholds change the machines only, so one replay serves every file)",
+    )
     r.set_defaults(func=cmd_replay)
     b = sub.add_parser(
         "backtest", help="which alerts would have fired, when, for a thresholds file"
     )
     _source_args(b)
+    b.add_argument(
+        "--signals",
+        type=Path,
+        metavar="S.npz",
+        help="instead of FILE or --topic: the machines over a `replay --signals` file (seconds "
+        "a day, not a replay; the same episodes: the breach forecast and referral detector "
+        "take no thresholds)",
+    )
     b.add_argument(
         "--thresholds", type=Path, help="TOML of alert thresholds (default: the shipped ones)"
     )
@@ -135,6 +152,8 @@ def _run(
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    if args.signals and not args.signals.parent.is_dir():  # fail now, not after the replay
+        raise ConfigError(f"--signals {str(args.signals)!r}: no such directory")
     writer: Any = None
     out: IO[str] | None = None
     if args.figures:
@@ -142,15 +161,22 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         writer = csv.DictWriter(out, FIGURE_COLUMNS)
         writer.writeheader()
 
+    recorder = signals.SignalRecorder() if args.signals else None
+
     def on_view(region: str, view: RegionView) -> None:
         if writer is not None:
             writer.writerows(figure_rows(region, view))
+        if recorder is not None:
+            recorder(region, view)
 
     try:
-        result = _run(args, settings, THRESHOLDS, on_view)
+        wanted = writer is not None or recorder is not None
+        result = _run(args, settings, THRESHOLDS, on_view if wanted else None)
     finally:
         if out is not None:
             out.close()
+    if recorder is not None:
+        recorder.write(args.signals)
     if args.alerts:
         with args.alerts.open("wb") as f:
             for alert in result.alerts:
@@ -161,6 +187,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         alerts=len(result.alerts),
         figures=str(args.figures) if args.figures else None,
         alert_file=str(args.alerts) if args.alerts else None,
+        signals=str(args.signals) if args.signals else None,
         **dict(sorted(result.counts.items())),
     )
     return 0
@@ -253,8 +280,15 @@ def episodes(alerts: list[AlertEvent]) -> list[Episode]:
 
 def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     thresholds = load_thresholds(args.thresholds)
-    result = _run(args, settings, thresholds)
-    found = episodes(result.alerts)
+    if sum(x is not None for x in (args.file, args.topic, args.signals)) != 1:
+        raise ConfigError("give an event FILE, --topic TOPIC or --signals S.npz (one of them)")
+    if args.signals is None:
+        alerts = _run(args, settings, thresholds).alerts
+    else:
+        if args.from_ or args.to or args.jobs != 1:
+            raise ConfigError("--from/--to/--jobs are for a replay; a signals file is not replayed")
+        alerts = signals.backtest(signals.read(args.signals), thresholds)
+    found = episodes(alerts)
     rows = [
         {
             "alert": e.alert,
@@ -278,6 +312,7 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
         "backtest_summary",
         episodes=len(found),
         thresholds=str(args.thresholds) if args.thresholds else "shipped",
+        signals=str(args.signals) if args.signals else None,
         out=str(args.out) if args.out else None,
     )
     return 0
