@@ -165,17 +165,7 @@ def step(
         raise ValueError(f"ts_s must be a finite event time, got {ts_s!r}")
     if state.last_ts_s is not None and ts_s < state.last_ts_s:
         return state, None
-    if value is None or math.isnan(value):
-        seen = AlertState(
-            state.status,
-            state.since_s,
-            state.started_at_s,
-            state.episode,
-            state.changed_at_s,
-            ts_s,
-            state.last_value,
-        )
-        return seen, None
+    missing = value is None or math.isnan(value)
     state = AlertState(
         state.status,
         state.since_s,
@@ -183,8 +173,10 @@ def step(
         state.episode,
         state.changed_at_s,
         ts_s,
-        value,
+        state.last_value if missing else value,
     )
+    if value is None or missing:  # no data: only the step's time is kept
+        return state, None
     changed = state.changed_at_s
     dwell_ok = changed is None or ts_s - changed >= params.min_dwell_seconds
     if state.status in ("ok", "pending"):
