@@ -29,6 +29,7 @@ from detectors.windows import (
 
 ALL_PROVIDERS = "all"  # the `provider` label of region-wide figures
 REFERRAL_KINDS = ("ambulance", "ed")  # dispositions that send the caller on to a 999/ED service
+FORECAST_PARAMS = forecast.Params()  # the breach forecast's documented defaults
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +76,15 @@ def region_view(
     end_minute: int | None = None,
     *,
     per_provider: bool = True,
+    referral_spikes: tuple[tuple[str, float | None, float, bool], ...] = (),
 ) -> RegionView:
     """The figures at the last closed minute, or at `end_minute` (an earlier closed minute whose
     buckets are retained: how alerts are evaluated minute by minute, whatever the batching).
     `per_provider=False` gives the region-wide figures alone, what the alerts, the overflow
     status and a replay's figures read: no providers' own windows or calls waiting, and no
     `_total` counters or wait histogram (empty), which only the metrics publish. It is computed
-    for every region every closed minute, so it skips what nobody reads there."""
+    for every region every closed minute, so it skips what nobody reads there. The referral
+    spikes are the referral detector's (detectors.referrals.spikes), passed through."""
     end = closed_minute(state, config) if end_minute is None else end_minute
     names: list[str] = []
     if per_provider:
@@ -124,9 +127,10 @@ def region_view(
         duplicates=state.duplicates,
         too_late=state.too_late,
         expired_calls=state.expired_calls,
+        referral_spikes=referral_spikes,
         breach_forecast_seconds=None
         if end is None
-        else forecast.forecast(state, config, end, forecast.Params()).seconds,
+        else forecast.forecast(state, config, end, FORECAST_PARAMS).seconds,
     )
 
 

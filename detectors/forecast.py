@@ -388,12 +388,14 @@ def _breach_index(rows: _Minutes, lo: int, hi: int, params: Params) -> int | Non
     np.cumsum(sums, axis=1, out=sums)
     ends = sums[:, lo + 1 :]
     offered, answered, within = ends - _window_start(sums, lo, hi, params.window_minutes)
-    _, recent_answered, recent_within = ends - _window_start(sums, lo, hi, params.recent_minutes)
     threshold = params.threshold
     # The loop's `continue` tests negated as they stand, not rewritten (`>=` for `not <`).
     hit = ~(offered < params.min_offered)
     hit &= ~(answered <= 0)
     hit &= ~(within >= threshold * answered)
+    if not hit.any():  # the hour holds up everywhere (the usual case): no need of the quarter
+        return None
+    _, recent_answered, recent_within = ends - _window_start(sums, lo, hi, params.recent_minutes)
     hit &= (recent_answered <= 0) | (recent_within < threshold * recent_answered)
     first = int(hit.argmax())
     return lo + first if hit[first] else None
@@ -497,13 +499,23 @@ def _fill(rows: _Minutes, start_s: float, end_s: float, rate: float, within: flo
         if t == minute and t_next == minute + MINUTE:
             whole = int((end_s - minute) // MINUTE)  # whole minutes from this one on
             a, w, stop = rate * MINUTE / MINUTE, within * MINUTE / MINUTE, i + whole
-            answered[i:stop] = [x + a for x in answered[i:stop]]
-            within_rows[i:stop] = [x + w for x in within_rows[i:stop]]
+            _add(answered, i, stop, a)
+            _add(within_rows, i, stop, w)
             t = minute + whole * MINUTE
             continue
         answered[i] += rate * (t_next - t) / MINUTE
         within_rows[i] += within * (t_next - t) / MINUTE
         t = t_next
+
+
+def _add(values: list[float], i: int, stop: int, x: float) -> None:
+    """values[j] += x for j in [i, stop). The minutes after now's mostly hold one value (zero,
+    or the same answers of the providers filled before), so that run is one sum, repeated."""
+    run = values[i:stop]
+    if run and run.count(run[0]) == len(run):
+        values[i:stop] = [run[0] + x] * len(run)
+    else:
+        values[i:stop] = [v + x for v in run]
 
 
 def erlang_a_service_level(

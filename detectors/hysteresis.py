@@ -143,17 +143,20 @@ def _since(state: AlertState, status: Status, ts_s: float) -> float:
     return ts_s
 
 
-def _moved(state: AlertState, status: Status, since_s: float | None) -> AlertState:
-    """`state` in `status` since `since_s`, the rest kept. A plain constructor call, not
-    dataclasses.replace: this runs for every alert of every region every closed minute."""
+def _moved(
+    state: AlertState, status: Status, since_s: float | None, ts_s: float, value: float
+) -> AlertState:
+    """`state` in `status` since `since_s` after a step at `ts_s` with `value`, the rest kept.
+    One plain constructor call per step, not dataclasses.replace: this runs for every alert of
+    every region every closed minute."""
     return AlertState(
         status,
         since_s,
         state.started_at_s,
         state.episode,
         state.changed_at_s,
-        state.last_ts_s,
-        state.last_value,
+        ts_s,
+        value,
     )
 
 
@@ -165,18 +168,17 @@ def step(
         raise ValueError(f"ts_s must be a finite event time, got {ts_s!r}")
     if state.last_ts_s is not None and ts_s < state.last_ts_s:
         return state, None
-    missing = value is None or math.isnan(value)
-    state = AlertState(
-        state.status,
-        state.since_s,
-        state.started_at_s,
-        state.episode,
-        state.changed_at_s,
-        ts_s,
-        state.last_value if missing else value,
-    )
-    if value is None or missing:  # no data: only the step's time is kept
-        return state, None
+    if value is None or math.isnan(value):  # no data: only the step's time is kept
+        kept = AlertState(
+            state.status,
+            state.since_s,
+            state.started_at_s,
+            state.episode,
+            state.changed_at_s,
+            ts_s,
+            state.last_value,
+        )
+        return kept, None
     changed = state.changed_at_s
     dwell_ok = changed is None or ts_s - changed >= params.min_dwell_seconds
     if state.status in ("ok", "pending"):
@@ -189,12 +191,12 @@ def _towards_firing(
 ) -> tuple[AlertState, Transition | None]:
     """ok/pending: anything but a bad value resets the timer (the band too)."""
     if not params.is_bad(value):
-        return _moved(state, "ok", _since(state, "ok", ts_s)), None
+        return _moved(state, "ok", _since(state, "ok", ts_s), ts_s, value), None
     since = _since(state, "pending", ts_s)
     if ts_s - since < params.raise_after_seconds or not dwell_ok:
-        return _moved(state, "pending", since), None
+        return _moved(state, "pending", since, ts_s, value), None
     episode = state.episode + 1
-    fired = AlertState("firing", ts_s, ts_s, episode, ts_s, state.last_ts_s, state.last_value)
+    fired = AlertState("firing", ts_s, ts_s, episode, ts_s, ts_s, value)
     return fired, Transition(FIRING, episode, ts_s, ts_s, value)
 
 
@@ -203,14 +205,12 @@ def _towards_ok(
 ) -> tuple[AlertState, Transition | None]:
     """firing/clearing: anything but a clear value resets the timer (the band too)."""
     if not params.is_clear(value):
-        return _moved(state, "firing", _since(state, "firing", ts_s)), None
+        return _moved(state, "firing", _since(state, "firing", ts_s), ts_s, value), None
     since = _since(state, "clearing", ts_s)
     if ts_s - since < params.clear_after_seconds or not dwell_ok:
-        return _moved(state, "clearing", since), None
+        return _moved(state, "clearing", since, ts_s, value), None
     started = ts_s if state.started_at_s is None else state.started_at_s
-    resolved = AlertState(
-        "ok", ts_s, state.started_at_s, state.episode, ts_s, state.last_ts_s, state.last_value
-    )
+    resolved = AlertState("ok", ts_s, state.started_at_s, state.episode, ts_s, ts_s, value)
     return resolved, Transition(RESOLVED, state.episode, started, ts_s, value)
 
 

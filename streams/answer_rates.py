@@ -96,8 +96,13 @@ class AnswerRateOps:
             first = max(first, state.evaluated_minute + 60)
         for minute in range(first, closed + 60, 60):
             referrals.step(state.referrals, state.windows, minute)
-            view = region_view(state.windows, self.config, minute, per_provider=False)
-            view = replace(view, referral_spikes=referrals.spikes(state.referrals))
+            view = region_view(
+                state.windows,
+                self.config,
+                minute,
+                per_provider=False,
+                referral_spikes=referrals.spikes(state.referrals),
+            )
             state.pending.extend(region_alerts.evaluate(state.alerts, self.specs, view, region))
             if self.observe is not None:
                 self.observe(region, view)
