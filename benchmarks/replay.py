@@ -1,9 +1,11 @@
 """Replay benchmark: `surge-monitor replay`'s path against orjson.loads of the same file.
 
-Run: ``.venv/bin/python benchmarks/replay.py [--days 1] [--seed 1]`` (about 40 s for a day).
+Run: ``.venv/bin/python benchmarks/replay.py [--days 1] [--seed 1] [--daily-calls 45000]``
+(about 40 s for a day).
 
-1. Generates ``--days`` of normal England traffic with ``streams.simulate.normal`` (45,000 calls
-   a day from Wednesday 6 March 2024 00:00 London time; call events and dispatches) and writes
+1. Generates ``--days`` of normal England traffic with ``streams.simulate.normal``
+   (``--daily-calls``: 45,000 calls a day by default, 75,000 for the issue's 80 M events a year;
+   from Wednesday 6 March 2024 00:00 London time; call events and dispatches) and writes
    them as JSON lines with ``streams.play.write_jsonl``, as ``surge-monitor simulate --out`` does.
 2. Reference: read the file line by line and ``orjson.loads`` every line (the floor of any
    replay that looks at each event).
@@ -126,6 +128,12 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--days", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--daily-calls",
+        type=float,
+        default=45_000.0,
+        help="calls a day (45,000: England today; 75,000 makes the issue's 80 M events a year)",
+    )
     args = p.parse_args()
 
     from streams import play, simulate
@@ -134,7 +142,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.jsonl"
         events = simulate.generate(
-            simulate.normal(WEDNESDAY_2024_03_06, args.days * DAY_S), default_catalogue(), args.seed
+            simulate.normal(WEDNESDAY_2024_03_06, args.days * DAY_S, args.daily_calls),
+            default_catalogue(),
+            args.seed,
         )
         play.write_jsonl(events, path)
         size_mb = path.stat().st_size / 1e6
@@ -161,12 +171,15 @@ def main() -> int:
             f"{name:38}  {n:9,}  {seconds:7.1f}  {rate:9,.0f}  {ratio:12.3f}  {rss:11.0f}\n"
         )
     sys.stdout.write(
-        f"file: {size_mb:.1f} MB, {args.days:g} day(s) of England at 45,000 calls a day; "
-        f"signals file {signals_mb:.2f} MB\n"
+        f"file: {size_mb:.1f} MB, {args.days:g} day(s) of England at {args.daily_calls:,.0f} "
+        f"calls a day; signals file {signals_mb:.2f} MB\n"
+        f"a year at this rate: {365 * results[0][1][0] / args.days / 1e6:.1f} M events, "
+        f"{365 / args.days * results[1][1][1] / 60:.0f} min at row 2's rate, "
+        f"{365 / args.days * results[3][1][1] / 60:.0f} min at row 4's (--jobs 2)\n"
         "(4.) backtest from signals file: no replay; events/s = the day's events / seconds of "
         "signals.read + signals.backtest\n"
         "reproduce: .venv/bin/python benchmarks/replay.py "
-        f"--days {args.days:g} --seed {args.seed}\n"
+        f"--days {args.days:g} --seed {args.seed} --daily-calls {args.daily_calls:g}\n"
     )
     return 0
 
