@@ -19,14 +19,16 @@ import heapq
 import multiprocessing as mp
 import pickle
 import sys
+import tempfile
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Final, Never, TypeVar
+from typing import BinaryIO, Final, Never, TypeVar
 
 import orjson
 import structlog
@@ -243,8 +245,13 @@ def replay_file(
 ) -> ReplayResult:
     """Replay an event file. With `jobs` > 1 the regions are replayed in that many processes
     (each reads the whole file and keeps its own regions' lines), and the result and the
-    `on_minute`/`on_view` calls are the same, in the same order, as with one; but the callback
-    rows are shipped to this process and held in memory until the end, when the callbacks run."""
+    `on_minute`/`on_view` calls are the same, in the same order, as with one; but they run at
+    the end, when every worker is done. Until then each worker writes its callback rows to a
+    file in a temporary directory (tempfile's: $TMPDIR, else /tmp; removed however the replay
+    ends), which this process then reads back a chunk at a time, so memory stays bounded
+    whatever the file's length. That takes disk: about 370 bytes per on_view row and 130 per
+    on_minute row (pickled), some 2 GB for a year of England's views (10 regions, 5.3 million
+    region-minutes). Without either callback nothing is written."""
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, not {jobs}")
     jobs = min(jobs, len(catalogue.regions))
@@ -283,6 +290,10 @@ PROGRESS_BYTES: Final = 1 << 20  # worker 0 publishes its file position every Mi
 # sequential order: a line is replayed by one worker only, and finish() goes by sorted region.
 Key = tuple[int, str]
 Callback = MinuteRow | tuple[str, RegionView]  # an on_minute row or an on_view (region, view)
+# A worker's callback rows go to its spill file as pickled lists of this many (key, row) entries:
+# about 0.8 MB pickled for views, a few MB as objects, in the worker as it fills one and in the
+# merge per worker.
+SPILL_CHUNK: Final = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +315,11 @@ class _Part:
 
     result: ReplayResult
     alert_keys: list[Key]  # one per result.alerts
-    callbacks: list[tuple[Key, Callback]]  # on_minute and on_view, interleaved as they came
+    # on_minute and on_view entries (Key, Callback), interleaved as they came, in pickled chunks
+    # (`_spilled`); None if the worker had none (as when the caller wants neither callback).
+    spill: Path | None
+    rows: int  # entries in the spill file
+    spill_bytes: int
 
 
 def region_owners(catalogue: Catalogue, jobs: int) -> dict[str, int]:
@@ -319,17 +334,59 @@ def region_owners(catalogue: Catalogue, jobs: int) -> dict[str, int]:
     return owners
 
 
-def _replay_part(job: _Job, k: int, read: ctypes.c_int64 | None) -> _Part:
+class _SpillWriter:
+    """A worker's callback entries, pickled to its spill file SPILL_CHUNK at a time as they come,
+    so the worker holds one chunk of them, not the whole replay's. The file is made with the first
+    chunk: a worker with no entries makes none."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.file: BinaryIO | None = None
+        self.chunk: list[tuple[Key, Callback]] = []
+        self.rows = 0
+        self.bytes = 0
+
+    def append(self, entry: tuple[Key, Callback]) -> None:
+        self.chunk.append(entry)
+        if len(self.chunk) >= SPILL_CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.chunk:
+            return
+        if self.file is None:
+            assert self.path is not None, "callback entries without a spill file"
+            self.file = self.path.open("wb")
+        pickle.dump(self.chunk, self.file, pickle.HIGHEST_PROTOCOL)
+        self.rows += len(self.chunk)
+        self.chunk = []
+
+    def __enter__(self) -> _SpillWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        """The last chunk written (unless the replay failed) and the file closed, in any case."""
+        try:
+            if kind is None:
+                self.flush()
+        finally:
+            if self.file is not None:
+                self.bytes = self.file.tell()
+                self.file.close()
+
+
+def _replay_part(job: _Job, k: int, read: ctypes.c_int64 | None, spill: Path | None) -> _Part:
     """Worker k: the whole file read and routed, its regions' lines replayed (and, for worker 0,
-    the lines without a known region, so each invalid line is counted once)."""
+    the lines without a known region, so each invalid line is counted once). Its on_minute and
+    on_view entries go to the file `spill` as they come (None: the caller wants neither)."""
     line_no = 0
-    callbacks: list[tuple[Key, Callback]] = []
+    out = _SpillWriter(spill)
 
     def on_minute(row: MinuteRow) -> None:
-        callbacks.append(((line_no, row.region), row))
+        out.append(((line_no, row.region), row))
 
     def on_view(region: str, view: RegionView) -> None:
-        callbacks.append(((line_no, region), (region, view)))
+        out.append(((line_no, region), (region, view)))
 
     replayer = Replayer(
         job.settings,
@@ -341,7 +398,7 @@ def _replay_part(job: _Job, k: int, read: ctypes.c_int64 | None) -> _Part:
     alerts = replayer.result.alerts
     keys: list[Key] = []
     done = shown = 0
-    with job.path.open("rb") as f:
+    with job.path.open("rb") as f, out:
         for line_no, raw in enumerate(f):
             if read is not None:
                 done += len(raw)
@@ -354,16 +411,29 @@ def _replay_part(job: _Job, k: int, read: ctypes.c_int64 | None) -> _Part:
                 continue
             replayer.routed(line)
             keys.extend((line_no, a.region) for a in alerts[len(keys) :])
-    line_no = FINISH
-    result = replayer.finish()
-    keys.extend((FINISH, a.region) for a in alerts[len(keys) :])
-    return _Part(result, keys, callbacks)
+        line_no = FINISH
+        result = replayer.finish()
+        keys.extend((FINISH, a.region) for a in alerts[len(keys) :])
+    return _Part(result, keys, spill if out.rows else None, out.rows, out.bytes)
 
 
-def _work(job: _Job, k: int, read: ctypes.c_int64 | None, conn: Connection) -> None:
+def _spilled(path: Path) -> Generator[tuple[Key, Callback], None, None]:
+    """A worker's spill file, read back one chunk at a time."""
+    with path.open("rb") as f:
+        while True:
+            try:
+                chunk: list[tuple[Key, Callback]] = pickle.load(f)  # noqa: S301 - our worker's
+            except EOFError:
+                return
+            yield from chunk
+
+
+def _work(
+    job: _Job, k: int, read: ctypes.c_int64 | None, spill: Path | None, conn: Connection
+) -> None:
     """A worker process: its part, or its exception (any: the parent must hear), down the pipe."""
     try:
-        conn.send(("ok", _replay_part(job, k, read)))
+        conn.send(("ok", _replay_part(job, k, read, spill)))
     except BaseException as exc:
         conn.send(("error", _portable(exc, k)))
     finally:
@@ -396,50 +466,66 @@ def _replay_parallel(
     ctx = mp.get_context("fork")
     read = ctx.RawValue(ctypes.c_int64, 0)  # bytes worker 0 has read, for the progress bar
     size = job.path.stat().st_size
-    procs: list[BaseProcess] = []
-    pending: dict[Connection, int] = {}  # the pipes of the workers not heard from yet
-    parts: dict[int, _Part] = {}
-    try:
-        for k in range(jobs):
-            receive, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(
-                target=_work,
-                args=(job, k, read if k == 0 else None, send),
-                name=f"replay-{k}",
-                daemon=True,
-            )
-            proc.start()
-            procs.append(proc)
-            send.close()  # the worker holds the only send end: its death shows as end of file
-            pending[receive] = k
-        with _bar(progress, size, "bytes") as bar:
-            while pending:
-                for conn in wait(list(pending), timeout=0.5):
-                    assert isinstance(conn, Connection)
-                    k = pending.pop(conn)
-                    try:
-                        status, payload = conn.recv()
-                    except EOFError:
-                        procs[k].join()
-                        raise RuntimeError(
-                            f"replay worker {k} exited with code {procs[k].exitcode} "
-                            "before sending its result"
-                        ) from None
-                    finally:
-                        conn.close()
-                    if status == "error":
-                        raise payload
-                    parts[k] = payload
-                bar.update(read.value - bar.n)
-            bar.update(size - bar.n)
-    finally:
-        for conn in pending:
-            conn.close()
-        for started in procs:
-            if len(parts) < jobs:  # failed: stop the others rather than wait for them
-                started.terminate()
-            started.join()
-    return _merge([parts[k] for k in range(jobs)], on_minute, on_view)
+    # The workers' callback entries, a spill file each, in a directory made before the forks and
+    # removed once they are joined (none can write after), however the replay ends.
+    spills: AbstractContextManager[str | None] = (
+        tempfile.TemporaryDirectory(prefix="surge-replay-")
+        if job.minutes or job.views
+        else nullcontext()
+    )
+    with spills as spill_dir:
+        procs: list[BaseProcess] = []
+        pending: dict[Connection, int] = {}  # the pipes of the workers not heard from yet
+        parts: dict[int, _Part] = {}
+        try:
+            for k in range(jobs):
+                spill = None if spill_dir is None else Path(spill_dir) / f"worker-{k}.pickle"
+                receive, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(
+                    target=_work,
+                    args=(job, k, read if k == 0 else None, spill, send),
+                    name=f"replay-{k}",
+                    daemon=True,
+                )
+                proc.start()
+                procs.append(proc)
+                send.close()  # the worker holds the only send end: its death shows as end of file
+                pending[receive] = k
+            with _bar(progress, size, "bytes") as bar:
+                while pending:
+                    for conn in wait(list(pending), timeout=0.5):
+                        assert isinstance(conn, Connection)
+                        k = pending.pop(conn)
+                        try:
+                            status, payload = conn.recv()
+                        except EOFError:
+                            procs[k].join()
+                            raise RuntimeError(
+                                f"replay worker {k} exited with code {procs[k].exitcode} "
+                                "before sending its result"
+                            ) from None
+                        finally:
+                            conn.close()
+                        if status == "error":
+                            raise payload
+                        parts[k] = payload
+                    bar.update(read.value - bar.n)
+                bar.update(size - bar.n)
+        finally:
+            for conn in pending:
+                conn.close()
+            for started in procs:
+                if len(parts) < jobs:  # failed: stop the others rather than wait for them
+                    started.terminate()
+                started.join()
+        spilled = [parts[k] for k in range(jobs)]
+        log.debug(
+            "replay_spilled",
+            dir=spill_dir,
+            rows=sum(p.rows for p in spilled),
+            bytes=sum(p.spill_bytes for p in spilled),
+        )
+        return _merge(spilled, on_minute, on_view)
 
 
 def _merge(
@@ -457,13 +543,20 @@ def _merge(
         result.counts.update(p.result.counts)
     result.views = dict(sorted(result.views.items()))
     result.dispatches = dict(sorted(result.dispatches.items()))
-    for _, call in heapq.merge(*(p.callbacks for p in parts), key=lambda kc: kc[0]):
-        if isinstance(call, MinuteRow):
-            assert on_minute is not None
-            on_minute(call)
-        else:
-            assert on_view is not None
-            on_view(*call)
+    # Each spill file is read a chunk at a time as the merge reaches it: a chunk per worker in
+    # memory, whatever the replay's length.
+    streams = [_spilled(p.spill) for p in parts if p.spill is not None]
+    try:
+        for _, call in heapq.merge(*streams, key=lambda kc: kc[0]):
+            if isinstance(call, MinuteRow):
+                assert on_minute is not None
+                on_minute(call)
+            else:
+                assert on_view is not None
+                on_view(*call)
+    finally:
+        for stream in streams:
+            stream.close()  # its file, now, if a callback raised
     return result
 
 

@@ -7,7 +7,9 @@ import argparse
 import csv
 import io
 import os
+import pickle
 import random
+import tempfile
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from detectors.answer_rates import RegionView
 from streams import play, replay, replay_cli, simulate
 from streams.alert_rules import THRESHOLDS
 from streams.alerting import encode_alert
@@ -305,3 +308,117 @@ def test_a_failing_worker_fails_the_replay(
     monkeypatch.setattr(replay.Replayer, "call", die)
     with pytest.raises(RuntimeError, match="replay worker 0 exited with code 3"):
         replay.replay_file(path, load_settings({}), CATALOGUE, jobs=2)
+
+
+def spilled_names(tmp: Path) -> list[str]:
+    return sorted(p.name for p in tmp.glob("surge-replay-*/*"))
+
+
+def test_the_spill_directory_is_removed_however_the_replay_ends(
+    launch_day_file: tuple[Path, list[simulate.Emitted]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The workers' spill files exist while the parent merges them, and are gone afterwards:
+    after a success, a worker's failure, and an interrupt in the parent's callbacks."""
+    path, _ = launch_day_file
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(replay, "SPILL_CHUNK", 16)  # every worker spills within minutes
+    during: list[list[str]] = []
+
+    def on_view(region: str, view: RegionView) -> None:
+        if not during:
+            during.append(spilled_names(tmp_path))
+
+    replay.replay_file(path, load_settings({}), CATALOGUE, jobs=2, on_view=on_view)
+    assert during == [["worker-0.pickle", "worker-1.pickle"]]
+    assert list(tmp_path.iterdir()) == []
+
+    real_call = replay.Replayer.call
+
+    def call(self: replay.Replayer, doc: object | bytes) -> None:
+        if isinstance(doc, dict) and doc.get("region") == "london" and doc["ts"] > "2013-03-29T09":
+            raise ValueError(f"london is broken after spilling {spilled_names(tmp_path)}")
+        real_call(self, doc)
+
+    monkeypatch.setattr(replay.Replayer, "call", call)
+    with pytest.raises(ValueError, match=r"london is broken after spilling \[.*'worker-0.pickle'"):
+        replay.replay_file(path, load_settings({}), CATALOGUE, jobs=2, on_view=on_view)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(replay.Replayer, "call", real_call)
+
+    def interrupted(region: str, view: RegionView) -> None:
+        assert len(spilled_names(tmp_path)) == 2
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        replay.replay_file(path, load_settings({}), CATALOGUE, jobs=2, on_view=interrupted)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_callbacks_no_spill(
+    launch_day_file: tuple[Path, list[simulate.Emitted]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without on_minute or on_view a parallel replay makes no temporary directory or file."""
+    path, events = launch_day_file
+
+    def no_directory(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a temporary directory without callbacks")
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", no_directory)
+    result = replay.replay_file(path, load_settings({}), CATALOGUE, jobs=2)
+    assert result.counts["ok"] == sum(1 for e in events if e.topic == "calls")
+
+
+def test_the_merge_reads_each_spill_file_a_chunk_at_a_time(
+    messy_file: Path,
+    messy_sequential: tuple[replay.ReplayResult, list[object]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With small chunks each worker's file holds many, and the parent reads them as the merge
+    needs them (one per worker ahead of the callbacks), with the sequential callbacks still."""
+    chunk = 50
+    monkeypatch.setattr(replay, "SPILL_CHUNK", chunk)
+    parts: list[replay._Part] = []
+    real_merge = replay._merge
+
+    def merge(got: list[replay._Part], *args: object) -> replay.ReplayResult:
+        parts.extend(got)
+        return real_merge(got, *args)  # type: ignore[arg-type]
+
+    loads = 0
+    real_load = pickle.load
+
+    def load(f: object) -> object:
+        nonlocal loads
+        loads += 1
+        return real_load(f)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(replay, "_merge", merge)
+    monkeypatch.setattr(pickle, "load", load)
+    calls: list[object] = []
+    loaded: list[int] = []  # chunks read when each callback ran
+
+    def record(call: object) -> None:
+        calls.append(call)
+        loaded.append(loads)
+
+    result = replay.replay_file(
+        messy_file,
+        load_settings({}),
+        CATALOGUE,
+        jobs=2,
+        on_minute=record,
+        on_view=lambda region, view: record((region, view)),
+    )
+    want, want_calls = messy_sequential
+    assert calls == want_calls
+    assert result.alerts == want.alerts
+    assert result.counts == want.counts
+    assert len(parts) == 2
+    assert all(p.rows > 5 * chunk for p in parts)
+    assert sum(p.rows for p in parts) == len(calls)
+    # Each file read to its end: its chunks, and one load more that finds the end.
+    assert loads == sum(-(-p.rows // chunk) + 1 for p in parts)
+    assert loaded[0] == 2  # the first chunk of each file, not the files
+    assert all(n <= i // chunk + 5 for i, n in enumerate(loaded, start=1))
