@@ -242,27 +242,38 @@ def _none(x: float) -> float | None:
     return None if math.isnan(x) else x
 
 
+# Rows turned into Python values at a time by `views`: a year's columns as lists at once would
+# be some 100 million objects (about 6 GB), a chunk is a few MB.
+VIEW_CHUNK_ROWS: Final = 65_536
+
+
+def _rows(signals: Signals) -> Iterator[tuple[Any, ...]]:
+    """The columns' values row by row, as Python values, VIEW_CHUNK_ROWS rows at a time."""
+    columns = (
+        signals.region,
+        signals.watermark_s,
+        signals.history_minutes,
+        signals.calls_waiting,
+        signals.longest_wait_seconds,
+        signals.breach_forecast_seconds,
+        signals.offered,
+        signals.service_level,
+        signals.abandon_rate,
+        signals.spike_present,
+        signals.spike_expected,
+        signals.spike_score,
+        signals.spike_alarmed,
+    )
+    for start in range(0, len(signals), VIEW_CHUNK_ROWS):
+        chunk = slice(start, start + VIEW_CHUNK_ROWS)
+        yield from zip(*(c[chunk].tolist() for c in columns), strict=True)
+
+
 def views(signals: Signals) -> Iterator[tuple[str, RegionView]]:
     """(region, view) per row, in row order: a RegionView with the recorded fields, the rest
     empty or zero (no signal reads them)."""
     labels, kinds = signals.windows, signals.kinds
-    columns = zip(
-        signals.region.tolist(),
-        signals.watermark_s.tolist(),
-        signals.history_minutes.tolist(),
-        signals.calls_waiting.tolist(),
-        signals.longest_wait_seconds.tolist(),
-        signals.breach_forecast_seconds.tolist(),
-        signals.offered.tolist(),
-        signals.service_level.tolist(),
-        signals.abandon_rate.tolist(),
-        signals.spike_present.tolist(),
-        signals.spike_expected.tolist(),
-        signals.spike_score.tolist(),
-        signals.spike_alarmed.tolist(),
-        strict=True,
-    )
-    for k, mark, history, waiting, longest, breach, *row in columns:
+    for k, mark, history, waiting, longest, breach, *row in _rows(signals):
         offered, level, abandon, present, expected, score, alarmed = row
         watermark = _none(mark)
         end = 0 if watermark is None else int(watermark) - 60

@@ -118,11 +118,16 @@ def test_everything_else_fires_every_kind_of_machine(
     assert {a.alert for a in alerts} == {s.alert for s in alert_specs(thresholds)}
 
 
+@pytest.mark.parametrize("chunk", [signals.VIEW_CHUNK_ROWS, 333])
 def test_rebuilt_views_give_every_spec_the_same_signal(
+    chunk: int,
     recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replay.ReplayResult],
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Row by row, each machine of each file reads the same value from the rebuilt view."""
+    """Row by row, each machine of each file reads the same value from the rebuilt view, also
+    when the rows are read in several chunks (333: a few, the last one short)."""
+    monkeypatch.setattr(signals, "VIEW_CHUNK_ROWS", chunk)
     recording, seen, _ = recorded
     rebuilt = list(signals.views(recording))
     assert [r for r, _ in rebuilt] == [r for r, _ in seen]
