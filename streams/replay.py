@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import BinaryIO, Final, Never, TypeVar
+from typing import BinaryIO, Final, NamedTuple, Never, TypeVar
 
 import orjson
 import structlog
@@ -180,9 +180,9 @@ class Replayer:
             self.on_minute(MinuteRow(region, provider, minute, bucket))
 
 
-@dataclass(frozen=True, slots=True)
-class Routed:
-    """Where one JSONL line goes: its topic and document, and whose region it is."""
+class Routed(NamedTuple):
+    """Where one JSONL line goes: its topic and document, and whose region it is. (A NamedTuple:
+    one is made per line, at a quarter of a frozen dataclass's cost.)"""
 
     topic: str  # CALLS, DISPATCHES, or the count of a line that is not a document (invalid:...)
     doc: object
