@@ -90,9 +90,9 @@ class WindowConfig:
             raise ValueError("wait_buckets_seconds must be strictly increasing")
 
 
-@dataclass(frozen=True, slots=True)
-class CallObs:
-    """One validated call event, as the stream layer hands it over (validation is its job)."""
+class CallObs(NamedTuple):
+    """One validated call event, as the stream layer hands it over (validation is its job). A
+    NamedTuple: one is made per event, at less than half a frozen dataclass's cost."""
 
     call_id: str
     kind: str  # one of KINDS

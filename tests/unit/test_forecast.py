@@ -189,7 +189,7 @@ def random_events(pattern: list[tuple[int, int, int]]) -> list[CallObs]:
     """Each minute's calls through fifo() with that minute's answer delay, in time order (a
     minute's unanswered calls stay open: a backlog that comes and goes with the delays)."""
     out = [
-        replace(e, call_id=f"{m}-{e.call_id}", ts_s=e.ts_s + 60 * m)
+        e._replace(call_id=f"{m}-{e.call_id}", ts_s=e.ts_s + 60 * m)
         for m, (offered, answered, delay) in enumerate(pattern)
         for e in fifo([(offered, answered)], delay)
     ]
@@ -452,8 +452,7 @@ def test_minutes_and_forecast_from_kept_sums_are_those_summed_afresh(
     _minutes reads what the old bucket-by-bucket loop read, and the forecast equals that of a
     restored copy, which sums every minute afresh."""
     events = [
-        replace(
-            e,
+        e._replace(
             provider=f"p{zlib.crc32(e.call_id.encode()) % 3}",
             wait_seconds=None if e.wait_seconds is None else e.wait_seconds + 0.1,
         )
