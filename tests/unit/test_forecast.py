@@ -493,3 +493,19 @@ def test_minutes_and_forecast_from_kept_sums_are_those_summed_afresh(
         assert fc.forecast(state, CONFIG, end, Params()) == fc.forecast(
             restored, CONFIG, end, Params()
         )
+
+
+@given(
+    values=st.lists(st.sampled_from([0.0, 1.5, 0.1, 2.0 / 3.0, 1e-300]), max_size=40),
+    bounds=st.tuples(st.integers(0, 45), st.integers(0, 45)),
+    x=st.sampled_from([0.0, 0.1, 1.0 / 3.0, 7.25, 1e16]),
+)
+def test_adding_to_a_run_of_minutes_is_adding_to_each(
+    values: list[float], bounds: tuple[int, int], x: float
+) -> None:
+    """_add's shortcut for a run of equal minutes gives each minute's own sum, bit for bit."""
+    i, stop = sorted(bounds)
+    want = [v + x if i <= j < stop else v for j, v in enumerate(values)]
+    got = list(values)
+    fc._add(got, i, stop, x)
+    assert [v.hex() for v in got] == [v.hex() for v in want]
