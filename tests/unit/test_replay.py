@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import os
 import pickle
 import random
@@ -207,12 +208,33 @@ def messy_file(
         + b"\n",
         orjson.dumps({"topic": "dispatches", "key": "london", "value": {"region": "london"}})
         + b"\n",
+        *tricky_region_lines(good),
     ]
     for i, line in enumerate(bad * 3):
         lines.insert(rng.randrange(len(lines)) if i else 0, line)
     out = tmp_path_factory.mktemp("replay") / "messy.jsonl"
     out.write_bytes(b"".join(lines))
     return out
+
+
+def tricky_region_lines(good: dict[str, object]) -> list[bytes]:
+    """Lines whose region key is escaped, spaced, nested or in broken JSON: a parallel replay
+    must count each once, in the region's worker if valid, as one process does."""
+    region = str(good["region"])
+    other = next(code for code in CATALOGUE.codes() if code != region)
+    escaped = orjson.dumps({"topic": "calls", "key": region, "value": {**good, "call_id": "E1"}})
+    spaced = json.dumps({**good, "call_id": "S1"}).encode()  # '"region": "..."', with a space
+    nested = {k: v for k, v in good.items() if k != "region"} | {"site": {"region": other}}
+    return [
+        escaped.replace(
+            f'"{region}"'.encode(), f'"{region[0]}\\u{ord(region[1]):04x}{region[2:]}"'.encode()
+        )
+        + b"\n",
+        spaced + b"\n",
+        orjson.dumps({"topic": "calls", "key": region, "value": nested}) + b"\n",
+        b'{"topic":"calls","value":{"region":"' + other.encode() + b'"\n',  # not JSON
+        b'{"topic":"calls","value":{"region":"' + region.encode() + b"\n",  # nor this
+    ]
 
 
 def replay_recorded(path: Path, jobs: int) -> tuple[replay.ReplayResult, list[object]]:
