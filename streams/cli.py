@@ -259,6 +259,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     events = simulate.generate(_scenario(sim), load_catalogue(None), args.seed)
     log.info("demo_playing", scenario="launch-day", events=len(events), speed=args.speed)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the stack like Ctrl-C
+    # And Ctrl-C itself, even when started with SIGINT ignored (a background job of a shell without
+    # job control, as `nohup ... &` or a CI runner makes one), where Python leaves it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         play.produce(events, settings, speed=args.speed)
         log.info("demo_played", hint="stack stays up; Ctrl-C or `make down` stops everything")
