@@ -319,7 +319,6 @@ class _Part:
     # (`_spilled`); None if the worker had none (as when the caller wants neither callback).
     spill: Path | None
     rows: int  # entries in the spill file
-    spill_bytes: int
 
 
 def region_owners(catalogue: Catalogue, jobs: int) -> dict[str, int]:
@@ -344,7 +343,6 @@ class _SpillWriter:
         self.file: BinaryIO | None = None
         self.chunk: list[tuple[Key, Callback]] = []
         self.rows = 0
-        self.bytes = 0
 
     def append(self, entry: tuple[Key, Callback]) -> None:
         self.chunk.append(entry)
@@ -371,7 +369,6 @@ class _SpillWriter:
                 self.flush()
         finally:
             if self.file is not None:
-                self.bytes = self.file.tell()
                 self.file.close()
 
 
@@ -414,7 +411,7 @@ def _replay_part(job: _Job, k: int, read: ctypes.c_int64 | None, spill: Path | N
         line_no = FINISH
         result = replayer.finish()
         keys.extend((FINISH, a.region) for a in alerts[len(keys) :])
-    return _Part(result, keys, spill if out.rows else None, out.rows, out.bytes)
+    return _Part(result, keys, spill if out.rows else None, out.rows)
 
 
 def _spilled(path: Path) -> Generator[tuple[Key, Callback], None, None]:
@@ -523,7 +520,7 @@ def _replay_parallel(
             "replay_spilled",
             dir=spill_dir,
             rows=sum(p.rows for p in spilled),
-            bytes=sum(p.spill_bytes for p in spilled),
+            bytes=sum(p.spill.stat().st_size for p in spilled if p.spill is not None),
         )
         return _merge(spilled, on_minute, on_view)
 
