@@ -2,7 +2,7 @@
 
 Each live benchmark (throughput.py, latency.py, memory.py) starts its own local stack
 (``streams.stack.up(settings, with_workers=False)``: Kafka 4.0 in KRaft mode, Prometheus,
-Alertmanager, the alert sink) on free loopback ports (``streams.ports``) in a temporary state
+Alertmanager, the alert sink) on free loopback ports (``streams.stack.ports``) in a temporary state
 directory, runs real ``surge-monitor worker`` processes against it and always stops it. The
 directory is deleted after a successful run and kept (its path logged) after a failure.
 """
@@ -23,8 +23,9 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from streams.config import Settings, load_settings
-from streams.ports import free_port_range
+from streams.contract.config import load_settings
+from streams.contract.settings import Settings
+from streams.stack.ports import free_port_range
 
 log = structlog.get_logger("benchmarks.common")
 
@@ -62,7 +63,7 @@ def bench_settings(state_dir: Path, workers: int, tag: str) -> Settings:
 def fresh_run(settings: Settings, run: str) -> Settings:
     """The same stack with a new app id and topic set: a worker that starts from nothing and
     reads only the events of this run."""
-    from streams import stack
+    from streams.stack import launcher
 
     suffix = f"{settings.app_id}-{run}"
     s = replace(
@@ -74,7 +75,7 @@ def fresh_run(settings: Settings, run: str) -> Settings:
         topic_overflow=f"overflow-{suffix}",
         topic_dead_letter=f"dead-letter-{suffix}",
     )
-    stack.create_topics(s)
+    launcher.create_topics(s)
     return s
 
 
@@ -82,19 +83,19 @@ def fresh_run(settings: Settings, run: str) -> Settings:
 def private_stack(prefix: str, workers: int, tag: str) -> Iterator[Settings]:
     """Kafka, Prometheus, Alertmanager and the alert sink of this run (no workers), stopped on the
     way out whatever happens; the state directory is kept only if the body failed."""
-    from streams import stack
+    from streams.stack import launcher
 
     state = Path(tempfile.mkdtemp(prefix=prefix))
     settings = bench_settings(state, workers, tag)
     ok = False
     try:
-        stack.up(settings, with_workers=False)
-        stack.create_topics(settings)
+        launcher.up(settings, with_workers=False)
+        launcher.create_topics(settings)
         yield settings
         ok = True
     finally:
         with contextlib.suppress(Exception):
-            stack.down(settings)
+            launcher.down(settings)
         if ok:
             shutil.rmtree(state, ignore_errors=True)
         else:

@@ -63,10 +63,10 @@ import numpy.typing as npt
 from detectors import windows
 from detectors.forecast import MODELS, Params, forecast
 from detectors.windows import CallObs, WindowConfig, closed_minute
-from streams import simulate
-from streams.alert_rules import THRESHOLDS
-from streams.catalogue import default_catalogue
-from streams.records import CallEvent
+from streams.contract.catalogue import default_catalogue
+from streams.contract.records import CallEvent
+from streams.contract.thresholds import THRESHOLDS
+from streams.simulate import generator
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -94,7 +94,7 @@ KINDS = frozenset({"offered", "answered", "abandoned"})
 class Job:
     family: str
     name: str
-    scenario: simulate.Scenario
+    scenario: generator.Scenario
     seed: int
 
 
@@ -119,7 +119,7 @@ def jobs(seed: int, normal_weeks: int) -> list[Job]:
             day = FAILURE_DAY + timedelta(days=k)
             failure = day.replace(hour=hour).timestamp()
             start = failure - BEFORE_S
-            scenario = simulate.Scenario(
+            scenario = generator.Scenario(
                 f"loss-{cap:g}-{hour:02d}h",
                 start,
                 BEFORE_S + AFTER_S,
@@ -135,7 +135,7 @@ def jobs(seed: int, normal_weeks: int) -> list[Job]:
         day = NORMAL_MONDAY + timedelta(days=d)
         start = day.timestamp() - WARMUP_MIN * 60
         end = (day + timedelta(days=1)).timestamp()
-        scenario = simulate.normal(start, end - start)
+        scenario = generator.normal(start, end - start)
         name = f"normal-{day:%a-%d-%b}"
         out.append(Job("normal weeks", name, scenario, seed * 1000 + 500 + d))
     return out
@@ -145,7 +145,7 @@ def replay(job: Job, models: dict[str, Params]) -> list[Series]:
     """Every region of the job: each model's forecast at each closed minute, breach flags from
     the final counts."""
     config = WindowConfig()
-    events = simulate.generate(job.scenario, default_catalogue(), job.seed)
+    events = generator.generate(job.scenario, default_catalogue(), job.seed)
     start = int(job.scenario.start_s)
     n_min = math.ceil(job.scenario.duration_s / 60)
     by_region: dict[str, list[CallObs]] = {}

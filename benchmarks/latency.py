@@ -42,8 +42,8 @@ Part 2, event -> stream alert.
 2. Which event causes which alert: the workers step the alert machines on each closed minute
    inside ``AnswerRateOps.apply``, when an event moves its region's watermark (newest event time
    - grace) past a minute, and send the Alert records at the end of the batch. The script feeds
-   the same event list, in the same order, to ``streams.replay.Replayer`` (the same code as the
-   live path) and notes, for each Alert record (alert_id, state), the event after which it
+   the same event list, in the same order, to ``streams.offline.replay.Replayer`` (the same code as
+   the live path) and notes, for each Alert record (alert_id, state), the event after which it
    appeared: the causing event.
 3. For each load in ``--alert-loads`` (multiples of national peak), a fresh worker (new app id
    and topic set, so it starts from nothing) reads the events as a producer thread sends them
@@ -81,9 +81,9 @@ import numpy as np
 import orjson
 import structlog
 
-from streams.config import Settings
-from streams.kafka_security import client_kwargs
-from streams.logs import configure_logging
+from streams.contract.kafka_security import client_kwargs
+from streams.contract.logs import configure_logging
+from streams.contract.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
@@ -101,8 +101,8 @@ if TYPE_CHECKING:
     from kafka import KafkaProducer
 
     from detectors.region_alerts import AlertEvent
-    from streams.simulate import Emitted
-    from streams.stack import StackPaths
+    from streams.simulate.generator import Emitted
+    from streams.stack.launcher import StackPaths
 
 log = structlog.get_logger("benchmarks.latency")
 
@@ -128,7 +128,7 @@ class Result:
 
 def marker_targets() -> list[tuple[str, str]]:
     """(region, provider): every region with its first provider."""
-    from streams.catalogue import default_catalogue
+    from streams.contract.catalogue import default_catalogue
 
     return [(r.code, r.providers[0].id) for r in default_catalogue().regions]
 
@@ -149,7 +149,7 @@ def offered_counts(url: str, targets: list[tuple[str, str]]) -> dict[str, float]
 
 
 def marker(region: str, provider: str) -> bytes:
-    from streams.records import format_ts
+    from streams.contract.records import format_ts
 
     doc = {
         "call_id": f"lat-{uuid.uuid4().hex}",
@@ -332,12 +332,12 @@ def report(results: list[Result], rss_mb: float, peak: float) -> list[list[str]]
 def national_peak(seed: int) -> tuple[float, str]:
     """Events per second (call events and dispatches) in the busiest whole hour of a generated
     Saturday evening at the generator's default 45,000 calls a day, and that hour."""
-    from streams import simulate
-    from streams.catalogue import default_catalogue
+    from streams.contract.catalogue import default_catalogue
+    from streams.simulate import generator
 
     start = SATURDAY + timedelta(hours=16)
-    scenario = simulate.normal(start.timestamp(), 6 * 3600)
-    events = simulate.generate(scenario, default_catalogue(), seed)
+    scenario = generator.normal(start.timestamp(), 6 * 3600)
+    events = generator.generate(scenario, default_catalogue(), seed)
     per_hour = collections.Counter(int((e.ts_s - start.timestamp()) // 3600) for e in events)
     # The first hour is left out: calls offered before the window start have no events in it.
     hour, count = max(((h, n) for h, n in per_hour.items() if h >= 1), key=lambda hn: hn[1])
@@ -374,11 +374,11 @@ class AlertResult:
 
 def alert_events(seed: int) -> list[Emitted]:
     """Six regions collapse for an hour on a Saturday morning: many alert episodes."""
-    from streams import simulate
-    from streams.catalogue import default_catalogue
+    from streams.contract.catalogue import default_catalogue
+    from streams.simulate import generator
 
     start = ALERT_START.timestamp()
-    scenario = simulate.Scenario(
+    scenario = generator.Scenario(
         "latency-alerts",
         start,
         ALERT_HOURS * 3600,
@@ -386,14 +386,14 @@ def alert_events(seed: int) -> list[Emitted]:
         failure_start_s=start + FAILURE_AFTER.total_seconds(),
         recovery_start_s=start + RECOVERY_AFTER.total_seconds(),
     )
-    return simulate.generate(scenario, default_catalogue(), seed)
+    return generator.generate(scenario, default_catalogue(), seed)
 
 
 def causes(events: Sequence[Emitted], settings: Settings) -> list[Cause]:
     """Each Alert record the live path makes of `events` (in this order), with the event after
     which it appears: the replay runs the workers' own code (AnswerRateOps) one event at a time."""
-    from streams.catalogue import default_catalogue
-    from streams.replay import Replayer
+    from streams.contract.catalogue import default_catalogue
+    from streams.offline.replay import Replayer
 
     replayer = Replayer(settings, default_catalogue())
     out: list[Cause] = []
@@ -471,7 +471,7 @@ class Sender(threading.Thread):
             producer.close()
 
     def _send(self, producer: KafkaProducer, i: int) -> None:
-        from streams.play import encode, topic_for
+        from streams.simulate.play import encode, topic_for
 
         e = self.events[i]
         now_ms = int(time.time() * 1000)
@@ -534,7 +534,7 @@ def measure_alerts(
     drain_s: float,
 ) -> AlertResult:
     """One load: a fresh worker reads the events as they are sent; the alerts topic read back."""
-    from streams import stack
+    from streams.stack import launcher
 
     s = fresh_run(base, f"alerts-{load:g}x-{uuid.uuid4().hex[:6]}")
     rate, fast_rate = load * peak, max(load, fast_load) * peak
@@ -547,9 +547,9 @@ def measure_alerts(
         trail_s=trail_s,
     )
     log.info("alert_run_started", load=load, events=len(events), planned_s=round(offsets[-1]))
-    name = stack.worker_name(0)
-    stack.start_worker(s, paths, 0)
-    pid = stack.read_pid(paths, name) or -1
+    name = launcher.worker_name(0)
+    launcher.start_worker(s, paths, 0)
+    pid = launcher.read_pid(paths, name) or -1
     url = f"http://127.0.0.1:{s.metrics_port}/metrics"
     try:
         sender = Sender(s, events, offsets, ready=lambda: events_counted(url) >= 1)
@@ -560,7 +560,7 @@ def measure_alerts(
             sender.join(timeout=1.0)
             if not running(pid):
                 raise RuntimeError(
-                    f"the worker exited; its log ends:\n{stack.tail(paths.log(name))}"
+                    f"the worker exited; its log ends:\n{launcher.tail(paths.log(name))}"
                 )
             if time.monotonic() - last_report >= 15:
                 last_report = time.monotonic()
@@ -572,7 +572,7 @@ def measure_alerts(
         seen = read_alerts(s, expected, time.monotonic() + drain_s)
         rss = peak_rss_mb(pid)
     finally:
-        stack.stop_service(paths, name)
+        launcher.stop_service(paths, name)
     latencies = [float(seen[c.key] - sender.sent_ms[c.index]) for c in found if c.key in seen]
     log.info("alert_run_done", load=load, alerts=len(found), seen=len(latencies))
     return AlertResult(
@@ -661,21 +661,21 @@ def metric_latencies(
     base: Settings, rates: Sequence[float], args: argparse.Namespace
 ) -> tuple[list[Result], float]:
     """Part 1 on its own worker (stopped at the end): a Result per rate, and its peak RSS."""
-    from streams import stack
+    from streams.stack import launcher
 
     settings = replace(base, app_id=f"{base.app_id}-metrics")
     targets = marker_targets()
     url = f"http://127.0.0.1:{settings.metrics_port}/metrics"
-    paths = stack.stack_paths(settings)
-    stack.start_worker(settings, paths, 0)
-    pid = stack.read_pid(paths, stack.worker_name(0)) or -1
+    paths = launcher.stack_paths(settings)
+    launcher.start_worker(settings, paths, 0)
+    pid = launcher.read_pid(paths, launcher.worker_name(0)) or -1
     try:
         warm_s = warm_up(settings, url, targets, timeout_s=90)
         log.info("warmed_up", seconds=round(warm_s, 1))
         results = []
         for rate in rates:
             if not running(pid):
-                raise RuntimeError(f"the worker exited; log: {paths.log(stack.worker_name(0))}")
+                raise RuntimeError(f"the worker exited; log: {paths.log(launcher.worker_name(0))}")
             results.append(
                 measure(
                     settings,
@@ -690,15 +690,15 @@ def metric_latencies(
             )
         return results, peak_rss_mb(pid)
     finally:
-        stack.stop_service(paths, stack.worker_name(0))
+        launcher.stop_service(paths, launcher.worker_name(0))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging("info", "console")
 
-    from streams import stack
-    from streams.config import load_settings
+    from streams.contract.config import load_settings
+    from streams.stack import launcher
 
     began = time.monotonic()
     load_before = load_average()
@@ -718,7 +718,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         alert_results = [
             measure_alerts(
                 base,
-                stack.stack_paths(base),
+                launcher.stack_paths(base),
                 events,
                 found,
                 load=load,
@@ -748,8 +748,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     alert_notes = [
         "event -> stream alert: the Alert record's Kafka CreateTime (the worker's producer) - the "
         "causing event's send time (its record timestamp); causing event = the one",
-        f"after which streams.replay.Replayer emits that record, over the same {len(events):,} "
-        f"events (launch day, {len(FAILING)} regions failing, seed {args.seed}; "
+        "after which streams.offline.replay.Replayer emits that record, over the same "
+        f"{len(events):,} events (launch day, {len(FAILING)} regions failing, seed {args.seed}; "
         f"{len({c.index for c in found})} distinct causing events).",
         f"At 1x the events from {args.lead:g} s before to {args.trail:g} s after each causing "
         f"event go at 1x peak, the others at {args.fast_load:g}x (in brackets).",

@@ -5,7 +5,7 @@ Run: ``.venv/bin/python benchmarks/memory.py [--hours 24] [--speed 1000] [--copi
 (about 7 minutes on 2 cores).
 
 1. Starts a private local stack (``common.private_stack``) and, in a child process, an idle
-   Python that imports what a worker imports (``streams.cli``, ``streams.worker`` and with them
+   Python that imports what a worker imports (``streams.cli``, ``streams.live.worker`` and with them
    Faust, aiokafka, kafka-python, prometheus-client, numpy, orjson, structlog; uvloop): its RSS
    is the floor any worker starts from, measured in the same run.
 2. For each catalogue, the default one (10 regions, 15 providers) and one of ``--copies`` renamed
@@ -17,8 +17,8 @@ Run: ``.venv/bin/python benchmarks/memory.py [--hours 24] [--speed 1000] [--copi
      45,000 calls a day per copy, from Wednesday 6 March 2024 00:00 London; call events and
      dispatches);
    - starts one real worker (``stack.start_worker``: the ``surge-monitor worker`` process of
-     production, default settings) on a fresh app id and topic set, and plays the events into
-     Kafka at ``--speed`` x event time (``streams.play.produce``, as ``surge-monitor simulate
+     production, default settings) on a fresh app id and topic set, and plays the events into Kafka
+     at ``--speed`` x event time (``streams.simulate.play.produce``, as ``surge-monitor simulate
      --speed`` does), the larger catalogue at ``--speed / --copies``: the worker gets the same
      events per second from both and keeps up with both (a backlog in Kafka is not state, but a
      worker that falls behind works in full batches, and the allocator keeps the high-water mark:
@@ -59,8 +59,8 @@ import numpy as np
 import orjson
 import structlog
 
-from streams.config import Settings
-from streams.logs import configure_logging
+from streams.contract.logs import configure_logging
+from streams.contract.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
@@ -76,9 +76,9 @@ from common import (
 )
 
 if TYPE_CHECKING:
-    from streams.catalogue import Catalogue
-    from streams.simulate import Emitted
-    from streams.stack import StackPaths
+    from streams.contract.catalogue import Catalogue
+    from streams.simulate.generator import Emitted
+    from streams.stack.launcher import StackPaths
 
 log = structlog.get_logger("benchmarks.memory")
 
@@ -137,9 +137,10 @@ class Soak:
 
 def reference_child() -> int:
     """The child's side: import what the worker imports, then print VmRSS and VmHWM as JSON."""
-    import streams.cli
-    import streams.worker
-    from streams.config import load_settings
+    import streams.cli.main
+    import streams.live.worker
+    import streams.overflow.agent
+    from streams.contract.config import load_settings
 
     if load_settings({}).event_loop == "uvloop":
         import uvloop  # noqa: F401  (its memory is part of the worker's)
@@ -172,7 +173,7 @@ def _toml_str(text: str) -> str:
 def copied_catalogue_toml(copies: int) -> str:
     """The default catalogue's regions `copies` times: copy k > 1 renamed `<code>-k`, its
     neighbours the same copy's, providers and shares unchanged."""
-    from streams.catalogue import default_catalogue
+    from streams.contract.catalogue import default_catalogue
 
     lines: list[str] = []
     for k in range(1, copies + 1):
@@ -206,8 +207,8 @@ def newest_watermark(url: str) -> float | None:
 
 
 class Player(threading.Thread):
-    """Plays the events into Kafka at `speed` (streams.play.produce, as `surge-monitor simulate
-    --speed` does) while the main thread samples the worker."""
+    """Plays the events into Kafka at `speed` (streams.simulate.play.produce, as
+    `surge-monitor simulate --speed` does) while the main thread samples the worker."""
 
     def __init__(self, events: Sequence[Emitted], settings: Settings, speed: float) -> None:
         super().__init__(daemon=True)
@@ -217,7 +218,7 @@ class Player(threading.Thread):
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        from streams import play
+        from streams.simulate import play
 
         try:
             self.started = time.monotonic()
@@ -272,17 +273,18 @@ def soak(
     sample_s: float,
 ) -> Soak:
     """One worker, one catalogue: events played at `speed`, RSS sampled until all are counted."""
-    from streams import simulate, stack
+    from streams.simulate import generator
+    from streams.stack import launcher
 
     regions = len(catalogue.regions)
     providers = len(catalogue.pairs())
     s = replace(fresh_run(base, f"mem-{regions}r-{uuid.uuid4().hex[:6]}"), catalogue=catalogue_file)
     t = time.monotonic()
-    events = simulate.generate(simulate.normal(START.timestamp(), hours * 3600), catalogue, seed)
+    events = generator.generate(generator.normal(START.timestamp(), hours * 3600), catalogue, seed)
     log.info("generated", regions=regions, events=len(events), seconds=round(time.monotonic() - t))
-    name = stack.worker_name(0)
-    stack.start_worker(s, paths, 0)
-    pid = stack.read_pid(paths, name) or -1
+    name = launcher.worker_name(0)
+    launcher.start_worker(s, paths, 0)
+    pid = launcher.read_pid(paths, name) or -1
     player = Player(events, s, speed)
     try:
         player.start()
@@ -296,9 +298,11 @@ def soak(
         )
         peak = peak_rss_mb(pid)
     except RuntimeError as exc:
-        raise RuntimeError(f"{exc}; the worker's log ends:\n{stack.tail(paths.log(name))}") from exc
+        raise RuntimeError(
+            f"{exc}; the worker's log ends:\n{launcher.tail(paths.log(name))}"
+        ) from exc
     finally:
-        stack.stop_service(paths, name)
+        launcher.stop_service(paths, name)
     label = f"{regions} regions, {providers} providers"
     log.info("soak_done", catalogue=label, end_rss_mb=samples[-1].rss_mb, peak_rss_mb=peak)
     return Soak(label, regions, providers, len(events), player.seconds, samples, peak, speed)
@@ -374,15 +378,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--hours, --speed and --sample-seconds must be positive, --copies >= 2")
     configure_logging("info", "console")
 
-    from streams import stack
-    from streams.catalogue import default_catalogue, parse_catalogue
+    from streams.contract.catalogue import default_catalogue, parse_catalogue
+    from streams.stack import launcher
 
     began = time.monotonic()
     load_before = load_average()
     idle_mb = idle_reference_mb()
     log.info("idle_reference", rss_mb=round(idle_mb))
     with private_stack("surge-memory-", 1, uuid.uuid4().hex[:8]) as base:
-        paths = stack.stack_paths(base)
+        paths = launcher.stack_paths(base)
         copied = paths.root / "catalogue-copies.toml"
         copied.write_text(copied_catalogue_toml(args.copies), encoding="utf-8")
         catalogues = [

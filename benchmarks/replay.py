@@ -6,18 +6,19 @@ Run: ``.venv/bin/python benchmarks/replay.py [--days 1] [--seed 1] [--daily-call
 1. Generates ``--days`` of normal England traffic with ``streams.simulate.normal``
    (``--daily-calls``: 45,000 calls a day by default, 75,000 for the issue's 80 M events a year;
    from Wednesday 6 March 2024 00:00 London time; call events and dispatches) and writes
-   them as JSON lines with ``streams.play.write_jsonl``, as ``surge-monitor simulate --out`` does.
+   them as JSON lines with ``streams.simulate.play.write_jsonl``, as ``surge-monitor simulate
+   --out`` does.
 2. Reference: read the file line by line and ``orjson.loads`` every line (the floor of any
    replay that looks at each event).
-3. Ours: ``streams.replay.replay_file`` over the same file (validation, event-time windows, the
-   referral detector and the alert machines stepped on every closed minute of every region,
-   exactly the live path's code), with and without the per-minute scorecard rows, and with
+3. Ours: ``streams.offline.replay.replay_file`` over the same file (validation, event-time
+   windows, the referral detector and the alert machines stepped on every closed minute of every
+   region, exactly the live path's code), with and without the per-minute scorecard rows, and with
    ``jobs=2`` (``--jobs 2``: the regions split over two forked processes, the same result).
-4. The signals file (``streams.signals``, ``replay --signals`` then ``backtest --signals``): a
-   replay that records it, then ``signals.read`` + ``signals.backtest`` of it with the shipped
-   thresholds, which replaces a replay per thresholds file. That row's events/s is the day's
-   events over the seconds of that read and backtest (no event is read there): what a backtest
-   of the file's events costs, not a rate at which events are processed.
+4. The signals file (``streams.offline.signals``, ``replay --signals`` then ``backtest --signals``):
+   a replay that records it, then ``signals.read`` + ``signals.backtest`` of it with the shipped
+   thresholds, which replaces a replay per thresholds file. That row's events/s is the day's events
+   over the seconds of that read and backtest (no event is read there): what a backtest of the
+   file's events costs, not a rate at which events are processed.
 Each configuration runs in a fresh child process (``multiprocessing`` spawn), so peak RSS
 (``ru_maxrss``) is its own (with ``--jobs 2``: the largest of it and its two workers).
 events/s = lines / wall seconds of the read loop, file in page cache.
@@ -53,10 +54,10 @@ def reference(path: str) -> tuple[int, float, float]:
 
 
 def ours(path: str, rows: bool, jobs: int = 1) -> tuple[int, float, float]:
-    from streams import replay
-    from streams.catalogue import default_catalogue
-    from streams.config import load_settings
-    from streams.logs import configure_logging
+    from streams.contract.catalogue import default_catalogue
+    from streams.contract.config import load_settings
+    from streams.contract.logs import configure_logging
+    from streams.offline import replay
 
     configure_logging("warning", "console")
     kept = [0]
@@ -80,10 +81,10 @@ def ours(path: str, rows: bool, jobs: int = 1) -> tuple[int, float, float]:
 
 def record(path: str, out: str) -> tuple[int, float, float]:
     """The replay with a SignalRecorder as on_view, and the file written (`replay --signals`)."""
-    from streams import replay, signals
-    from streams.catalogue import default_catalogue
-    from streams.config import load_settings
-    from streams.logs import configure_logging
+    from streams.contract.catalogue import default_catalogue
+    from streams.contract.config import load_settings
+    from streams.contract.logs import configure_logging
+    from streams.offline import replay, signals
 
     configure_logging("warning", "console")
     recorder = signals.SignalRecorder()
@@ -98,8 +99,8 @@ def record(path: str, out: str) -> tuple[int, float, float]:
 
 def from_signals(out: str, events: int) -> tuple[int, float, float]:
     """`backtest --signals`: the file read and the shipped thresholds' machines run over it."""
-    from streams import signals
-    from streams.logs import configure_logging
+    from streams.contract.logs import configure_logging
+    from streams.offline import signals
 
     configure_logging("warning", "console")
     t0 = time.perf_counter()
@@ -136,13 +137,13 @@ def main() -> int:
     )
     args = p.parse_args()
 
-    from streams import play, simulate
-    from streams.catalogue import default_catalogue
+    from streams.contract.catalogue import default_catalogue
+    from streams.simulate import generator, play
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.jsonl"
-        events = simulate.generate(
-            simulate.normal(WEDNESDAY_2024_03_06, args.days * DAY_S, args.daily_calls),
+        events = generator.generate(
+            generator.normal(WEDNESDAY_2024_03_06, args.days * DAY_S, args.daily_calls),
             default_catalogue(),
             args.seed,
         )

@@ -10,8 +10,8 @@ Run: ``.venv/bin/python benchmarks/throughput.py [--events N] [--workers 1 2] [-
 2. Generates ``--events`` call events with the project's generator (``streams.simulate.normal``
    at England's default 45,000 calls a day, from Wednesday 6 March 2024 00:00 London time, as
    many whole hours as it takes; the first N call events in event-time order; dispatches are
-   left out) and produces them with ``streams.play.produce`` (kafka-python, acks=all, keyed by
-   region) to a fresh topic set of this run (8 partitions for the calls).
+   left out) and produces them with ``streams.simulate.play.produce`` (kafka-python, acks=all, keyed
+   by region) to a fresh topic set of this run (8 partitions for the calls).
 3. Reference: a raw ``aiokafka.AIOKafkaConsumer`` in a child process reads the calls topic from
    the beginning with ``getmany`` and decodes every value with ``orjson.loads``.
 4. Ours: for each ``--workers`` count and each ``--event-loops`` loop (``SURGE_EVENT_LOOP``),
@@ -63,8 +63,8 @@ from typing import TYPE_CHECKING
 import orjson
 import structlog
 
-from streams.config import EVENT_LOOPS, Settings
-from streams.logs import configure_logging
+from streams.contract.logs import configure_logging
+from streams.contract.settings import EVENT_LOOPS, Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
@@ -79,8 +79,8 @@ from common import (
 )
 
 if TYPE_CHECKING:
-    from streams.simulate import Emitted
-    from streams.stack import StackPaths
+    from streams.simulate.generator import Emitted
+    from streams.stack.launcher import StackPaths
 
 log = structlog.get_logger("benchmarks.throughput")
 
@@ -107,13 +107,13 @@ class Row:
 def call_events(n: int, seed: int) -> list[Emitted]:
     """The first `n` call events of normal traffic from START, in event-time order."""
     # Imported here, as the stack's modules are: the reference child process stays small.
-    from streams import simulate
-    from streams.catalogue import default_catalogue
+    from streams.contract.catalogue import default_catalogue
+    from streams.simulate import generator
 
     hours = max(1, math.ceil(1.1 * n / CALLS_PER_HOUR_GUESS))
     while True:
-        scenario = simulate.normal(START.timestamp(), hours * 3600.0)
-        generated = simulate.generate(scenario, default_catalogue(), seed)
+        scenario = generator.normal(START.timestamp(), hours * 3600.0)
+        generated = generator.generate(scenario, default_catalogue(), seed)
         events = [e for e in generated if e.topic == "calls"]
         if len(events) >= n:
             log.info("generated", call_events=len(events), hours=hours, kept=n)
@@ -228,9 +228,9 @@ def watch(
 ) -> tuple[list[Observation], list[int]]:
     """Poll the workers' /metrics every POLL_SECONDS until they have applied or rejected `n`
     events or the deadline passes: the observations, and the workers' pids."""
-    from streams import stack
+    from streams.stack import launcher
 
-    pids = [stack.read_pid(paths, name) or -1 for name in names]
+    pids = [launcher.read_pid(paths, name) or -1 for name in names]
     samples: list[Observation] = []
     seen: set[int] = set()
     last_report = time.monotonic()
@@ -238,7 +238,9 @@ def watch(
         t0 = time.monotonic()
         for name, pid in zip(names, pids, strict=True):
             if not running(pid):
-                raise RuntimeError(f"{name} exited; its log ends:\n{stack.tail(paths.log(name))}")
+                raise RuntimeError(
+                    f"{name} exited; its log ends:\n{launcher.tail(paths.log(name))}"
+                )
         counts = [counted_events(url, topic) for url in urls]
         t1 = time.monotonic()
         if None in counts:  # a worker's /metrics is not up yet
@@ -266,26 +268,26 @@ def watch(
 def run_workers(settings: Settings, count: int, n: int, timeout_s: float, loop: str) -> Row:
     """`count` workers on a fresh app id, on event loop `loop` (SURGE_EVENT_LOOP), polled until
     they have counted all `n` events."""
-    from streams import stack
+    from streams.stack import launcher
 
     s = replace(
         settings,
         app_id=f"{settings.app_id}-w{count}-{loop}-{uuid.uuid4().hex[:6]}",
         event_loop=loop,
     )
-    paths = stack.stack_paths(s)
-    names = [stack.worker_name(i) for i in range(count)]
+    paths = launcher.stack_paths(s)
+    names = [launcher.worker_name(i) for i in range(count)]
     urls = [f"http://127.0.0.1:{s.metrics_port + i}/metrics" for i in range(count)]
     log.info("workers_starting", workers=count, app_id=s.app_id, event_loop=loop)
     began = time.monotonic()
     try:
         for i in range(count):  # started together, so they join the group in one round
-            stack.start_worker(s, paths, i, wait=False)
+            launcher.start_worker(s, paths, i, wait=False)
         samples, pids = watch(paths, names, urls, s.topic_calls, n=n, deadline=began + timeout_s)
         rss = sum(peak_rss_mb(pid) for pid in pids)  # before they stop
     finally:
         for name in names:
-            stack.stop_service(paths, name)
+            launcher.stop_service(paths, name)
     counting = [o for o in samples if o.all_counting]
     if len(counting) < 2:
         raise RuntimeError(f"{count} worker(s) counted {samples[-1:]} of {n} events in time")
@@ -359,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--events must be at least 1000 and each --workers 1 to 8 (8 partitions)")
     configure_logging("info", "console")
 
-    from streams import play
+    from streams.simulate import play
 
     began = time.monotonic()
     load_before = load_average()

@@ -9,8 +9,8 @@ What is forecast: the first minute B after the view's end minute E at which the 
 service level (answered within target / answered) is below ``Params.threshold`` and the
 15-minute one is too (or is absent: nothing answered), with at least ``Params.min_offered``
 calls offered in the hour: the condition of the ServiceLevelBelowStandard warning
-(streams/alert_rules.py THRESHOLDS). The result is B - E seconds (B's figures are shown B - E
-after E's), 0 if the condition already holds at E, +inf if it does not come within
+(streams/contract/thresholds.py THRESHOLDS). The result is B - E seconds (B's figures are shown B -
+E after E's), 0 if the condition already holds at E, +inf if it does not come within
 ``Params.horizon_seconds``. A region that answers nothing has no service level, so a total
 collapse alone never "breaches" (the abandonment and calls-waiting alerts speak then), and
 answering a backlog of long waiters lowers the service level sooner than leaving them: more
@@ -75,7 +75,7 @@ FloatArray = npt.NDArray[np.float64]
 class Params:
     """Documented defaults; the threshold and timings match THRESHOLDS of the alert rules."""
 
-    # The ServiceLevelBelowStandard warning's condition (streams/alert_rules.py THRESHOLDS:
+    # The ServiceLevelBelowStandard warning's condition (streams/contract/thresholds.py THRESHOLDS:
     # service_level_warning, kpi_min_offered_per_hour; a unit test keeps them equal).
     threshold: float = 0.85  # 60m and 15m service level below this
     window_minutes: int = 60  # the rolling service level forecast

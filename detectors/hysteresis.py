@@ -2,8 +2,8 @@
 
 Scoring is apart from deciding (river's ThresholdFilter): a detector or a window gives a value, and
 this module alone decides whether it is an alert. One machine runs per (region, alert, severity),
-with the thresholds of `streams.alert_rules.THRESHOLDS`, so an event on `surge.alerts` and a page
-from Prometheus mean the same thing. One FIRING and one RESOLVED per episode, never a storm:
+with the thresholds of `streams.contract.thresholds.THRESHOLDS`, so an event on `surge.alerts` and a
+page from Prometheus mean the same thing. One FIRING and one RESOLVED per episode, never a storm:
 
 - Two thresholds. The value is *bad* beyond `raise_at` (strictly, as the rules' `<` and `>`) and
   *clear* at or inside `clear_at`; in between (the band) the status holds. With `clear_at ==

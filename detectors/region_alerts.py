@@ -1,8 +1,8 @@
 """In-stream alerts of one region: its view's signals through one hysteresis machine per alert.
 
 The specs (thresholds, timers) come from the stream layer, built from the same numbers as the
-Prometheus rules (streams.alert_rules.THRESHOLDS), so an event on `surge.alerts` and a page from
-Alertmanager mean the same thing. Event time drives the machines: the region's watermark.
+Prometheus rules (streams.contract.thresholds.THRESHOLDS), so an event on `surge.alerts` and a page
+from Alertmanager mean the same thing. Event time drives the machines: the region's watermark.
 """
 
 from __future__ import annotations

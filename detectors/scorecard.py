@@ -73,8 +73,8 @@ class Standards:
     without it the figure is shown, not judged, rather than judged against a made-up number.
     """
 
-    # Defaults: DESIGN.md and the alert rules' thresholds (streams.alert_rules.THRESHOLDS, which
-    # the stream layer passes in so that the numbers have one source).
+    # Defaults: DESIGN.md and the alert rules' thresholds (streams.contract.thresholds.THRESHOLDS,
+    # which the stream layer passes in so that the numbers have one source).
     service_level_min: float = 0.95  # answered within 60 s / answered: at least
     service_level_fail_below: float = 0.85  # FAIL under this
     abandon_rate_max: float = 0.05  # abandoned after 30 s / offered: below

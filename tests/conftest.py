@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from streams import stack
-from streams.config import Settings, load_settings
-from streams.logs import configure_logging
-from streams.ports import free_port, free_port_range
+from streams.contract.config import load_settings
+from streams.contract.logs import configure_logging
+from streams.contract.settings import Settings
+from streams.stack import launcher
+from streams.stack.ports import free_port, free_port_range
 
 configure_logging("info", "console")
 
@@ -48,11 +49,11 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def services(base_settings: Settings) -> Iterator[Settings]:
     """Kafka, Alertmanager, the alert sink and Prometheus, started once and stopped at the end."""
-    stack.up(base_settings, with_workers=False)
+    launcher.up(base_settings, with_workers=False)
     try:
         yield base_settings
     finally:
-        stack.down(base_settings)
+        launcher.down(base_settings)
 
 
 @pytest.fixture
@@ -68,13 +69,13 @@ def isolated(services: Settings) -> Iterator[Settings]:
         topic_overflow=f"overflow-{tag}",
         topic_dead_letter=f"dead-letter-{tag}",
     )
-    stack.create_topics(s)
-    paths = stack.stack_paths(s)
+    launcher.create_topics(s)
+    paths = launcher.stack_paths(s)
     try:
         yield s
     finally:
         for pid_file in sorted(paths.pids.glob("worker-*.pid")):
-            stack.stop_service(paths, pid_file.stem)
+            launcher.stop_service(paths, pid_file.stem)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

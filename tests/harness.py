@@ -14,8 +14,8 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, OffsetSpec
 from kafka.errors import KafkaError
 
-from streams.config import Settings
-from streams.kafka_security import client_kwargs
+from streams.contract.kafka_security import client_kwargs
+from streams.contract.settings import Settings
 
 T = TypeVar("T")
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import orjson
 
 from detectors.answer_rates import RegionView, region_status
-from streams import play, scorecard, simulate
-from streams.catalogue import default_catalogue
-from streams.config import load_settings
-from streams.overflow import Policy
-from streams.replay import replay_file
+from streams.contract.catalogue import default_catalogue
+from streams.contract.config import load_settings
+from streams.offline import scorecard
+from streams.offline.replay import replay_file
+from streams.overflow.policy import Policy
+from streams.simulate import generator, play
 
 GOOD_FRIDAY_2013_08Z = 1364544000.0
 HOURS = 3
@@ -20,10 +21,10 @@ FAILING = frozenset({"north-west", "west-midlands"})
 
 
 @cache
-def launch_day_events() -> tuple[simulate.Emitted, ...]:
+def launch_day_events() -> tuple[generator.Emitted, ...]:
     """Good Friday 2013 from 08:00 UTC, 3 h, NW and WM losing capacity after 1 h (seed 2013)."""
-    scenario = simulate.launch_day(GOOD_FRIDAY_2013_08Z, HOURS * 3600, failure_after_s=3600)
-    return tuple(simulate.generate(scenario, default_catalogue(), seed=2013))
+    scenario = generator.launch_day(GOOD_FRIDAY_2013_08Z, HOURS * 3600, failure_after_s=3600)
+    return tuple(generator.generate(scenario, default_catalogue(), seed=2013))
 
 
 def launch_day_overflow(events: Path, out: Path) -> Path:

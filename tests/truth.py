@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from streams.records import CallEvent
-from streams.simulate import Emitted, GroundTruth
+from streams.contract.records import CallEvent
+from streams.simulate.generator import Emitted, GroundTruth
 
 WINDOWS_MINUTES = (15, 60)
 GRACE_SECONDS = 120.0

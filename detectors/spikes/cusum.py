@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from detectors.spikes import (
+from detectors.spikes.interface import (
     MIN_EXPECTED,
     NEUTRAL,
     BoolArray,

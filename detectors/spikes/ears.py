@@ -36,7 +36,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from detectors.spikes import (
+from detectors.spikes.interface import (
     NEUTRAL,
     BoolArray,
     FloatArray,

@@ -19,7 +19,7 @@ from grafana_foundation_sdk.models import dashboard as dashboard_models
 from grafana_foundation_sdk.models import heatmap as heatmap_models
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
-from streams.alert_rules import THRESHOLDS
+from streams.contract.thresholds import THRESHOLDS
 
 # One datasource for every panel, annotation and variable: the uid that
 # grafana/provisioning/datasources/prometheus.yml provisions. A fixed uid (rather than a

@@ -17,9 +17,10 @@ from pathlib import Path
 import orjson
 from kafka import KafkaProducer
 
-from streams import simulate, stack
-from streams.catalogue import default_catalogue
-from streams.config import Settings
+from streams.contract.catalogue import default_catalogue
+from streams.contract.settings import Settings
+from streams.simulate import generator
+from streams.stack import launcher
 from tests.harness import poll, prom_vector, read_topic
 
 GOOD_FRIDAY_2013_08Z = 1364544000.0
@@ -63,8 +64,8 @@ def test_100k_hostile_events_are_dead_lettered_and_the_valid_ones_counted_once(
     """100k bad events: each dead-lettered with a reason; valid ones (and replays) count once."""
     s = isolated
     rng = random.Random(2013)
-    scenario = simulate.launch_day(GOOD_FRIDAY_2013_08Z, 2 * 3600, failure_after_s=3600)
-    valid = [e for e in simulate.generate(scenario, default_catalogue(), 5) if e.topic == "calls"]
+    scenario = generator.launch_day(GOOD_FRIDAY_2013_08Z, 2 * 3600, failure_after_s=3600)
+    valid = [e for e in generator.generate(scenario, default_catalogue(), 5) if e.topic == "calls"]
     mutations = _mutations(rng)
     # Valid events keep their order (so none falls behind the grace); each tenth one is delivered
     # again a few events later (a redelivery); bad events land anywhere in between.
@@ -88,9 +89,9 @@ def test_100k_hostile_events_are_dead_lettered_and_the_valid_ones_counted_once(
         producer.send(s.topic_calls, key=key, value=value)
     producer.flush()
     producer.close()
-    paths = stack.stack_paths(s)
-    stack.start_worker(s, paths, 0)
-    stack.start_worker(s, paths, 1)
+    paths = launcher.stack_paths(s)
+    launcher.start_worker(s, paths, 0)
+    launcher.start_worker(s, paths, 1)
 
     def results() -> dict[tuple[str, ...], float]:
         return prom_vector(
@@ -103,7 +104,7 @@ def test_100k_hostile_events_are_dead_lettered_and_the_valid_ones_counted_once(
     assert done.get(("duplicate",)) == replays
 
     truth: Counter[tuple[str, ...]] = Counter()
-    for (region, provider, _, name), n in simulate.ground_truth(valid).counts.items():
+    for (region, provider, _, name), n in generator.ground_truth(valid).counts.items():
         if name in ("offered", "answered", "abandoned"):
             truth[(region, provider, name)] += n
     got = prom_vector(s, "surge_calls_total > 0", "region", "provider", "outcome")
@@ -114,7 +115,7 @@ def test_100k_hostile_events_are_dead_lettered_and_the_valid_ones_counted_once(
     assert len(dead) == BAD_EVENTS and all(reasons)
     peak_mb = []
     for i in (0, 1):
-        pid = stack.read_pid(paths, f"worker-{i}")
+        pid = launcher.read_pid(paths, f"worker-{i}")
         assert pid is not None
         status = Path(f"/proc/{pid}/status").read_text()
         peak_mb.append(int(status.split("VmHWM:")[1].split()[0]) / 1024)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from streams import play, simulate, stack
-from streams.catalogue import default_catalogue
-from streams.config import Settings
+from streams.contract.catalogue import default_catalogue
+from streams.contract.settings import Settings
+from streams.simulate import generator, play
+from streams.stack import launcher
 from tests.harness import poll, prom_vector
 
 GOOD_FRIDAY_2013_08Z = 1364544000.0
@@ -15,9 +16,9 @@ GOOD_FRIDAY_2013_08Z = 1364544000.0
 def test_calls_total_in_prometheus_equals_the_generators_ground_truth(isolated: Settings) -> None:
     """Per region and outcome, surge_calls_total read through Prometheus equals the truth."""
     s = isolated
-    scenario = simulate.launch_day(GOOD_FRIDAY_2013_08Z, 3 * 3600, failure_after_s=3600)
-    events = simulate.generate(scenario, default_catalogue(), seed=7)
-    truth = simulate.ground_truth(events)
+    scenario = generator.launch_day(GOOD_FRIDAY_2013_08Z, 3 * 3600, failure_after_s=3600)
+    events = generator.generate(scenario, default_catalogue(), seed=7)
+    truth = generator.ground_truth(events)
     expected = {
         (region, outcome): truth.total(region, outcome)
         for region in default_catalogue().codes()
@@ -27,7 +28,7 @@ def test_calls_total_in_prometheus_equals_the_generators_ground_truth(isolated: 
     assert sum(expected.values()) > 5000  # a real volume, not a handful
 
     assert play.produce(events, s) == len(events)
-    stack.start_worker(s, stack.stack_paths(s), 0)
+    launcher.start_worker(s, launcher.stack_paths(s), 0)
 
     def events_ok() -> dict[tuple[str, ...], float]:
         return prom_vector(s, f'surge_events_total{{topic="{s.topic_calls}"}}', "result")

@@ -12,11 +12,14 @@ from typing import Any
 import orjson
 
 from detectors.overflow import PolicyParams
-from streams import play, scorecard, simulate, stack
-from streams.catalogue import default_catalogue
-from streams.config import Settings
-from streams.overflow import latest_commands
-from streams.overflow_cli import add_commands, cmd_request, read_status, submit
+from streams.cli.overflow import add_commands, cmd_request
+from streams.contract.catalogue import default_catalogue
+from streams.contract.settings import Settings
+from streams.offline import scorecard
+from streams.overflow.commands import read_status, submit
+from streams.overflow.policy import latest_commands
+from streams.simulate import generator, play
+from streams.stack import launcher
 from tests.harness import poll, prom_vector, read_topic
 
 GOOD_FRIDAY_2013_08Z = 1364544000.0
@@ -26,14 +29,14 @@ DWELL_S = PolicyParams().min_dwell_seconds
 RECOVERY_S = GOOD_FRIDAY_2013_08Z + 2.5 * 3600
 
 
-def launch_day_with_recovery() -> list[simulate.Emitted]:
+def launch_day_with_recovery() -> list[generator.Emitted]:
     """Failure at 09:00, capacity back at 10:30, 5 h in all. Seed 13 keeps every healthy region
     clear of a 15-minute breach at any batch size (checked offline with batches of 50-4000)."""
     scenario = replace(
-        simulate.launch_day(GOOD_FRIDAY_2013_08Z, 5 * 3600, failure_after_s=3600),
+        generator.launch_day(GOOD_FRIDAY_2013_08Z, 5 * 3600, failure_after_s=3600),
         recovery_start_s=RECOVERY_S,
     )
-    return simulate.generate(scenario, CATALOGUE, seed=13)
+    return generator.generate(scenario, CATALOGUE, seed=13)
 
 
 def activated(records: list[dict[str, Any]]) -> set[str]:
@@ -69,9 +72,9 @@ def test_launch_day_activates_the_failing_regions_and_releases_them_after_recove
     # Small batches: a region's figures reach the policy every few minutes of event time, as
     # live; at full replay speed a 2000-event batch would span most of an hour of one region.
     s = replace(isolated, batch_max_events=200)
-    paths = stack.stack_paths(s)
-    stack.start_worker(s, paths, 0)
-    stack.start_worker(s, paths, 1)
+    paths = launcher.stack_paths(s)
+    launcher.start_worker(s, paths, 0)
+    launcher.start_worker(s, paths, 1)
     events = launch_day_with_recovery()
     # Phase 1, up to the recovery: the failing regions divert, and the gauge says so.
     play.produce([e for e in events if e.ts_s < RECOVERY_S], s)
@@ -91,9 +94,9 @@ def test_launch_day_activates_the_failing_regions_and_releases_them_after_recove
     # Both workers die (kill -9) and come back: the policy resumes from its checkpoint, so it
     # neither re-activates nor forgets the diversions it has to release.
     for i in (0, 1):
-        stack.kill_service(paths, stack.worker_name(i))
+        launcher.kill_service(paths, launcher.worker_name(i))
     for i in (0, 1):
-        stack.start_worker(s, paths, i)
+        launcher.start_worker(s, paths, i)
     # Phase 2, the recovery and after: both released.
     play.produce([e for e in events if e.ts_s >= RECOVERY_S], s)
 
@@ -153,9 +156,9 @@ def test_an_operator_activate_becomes_a_command_and_shows_on_the_gauge(
     """`overflow activate` for a healthy region yields the agent's command by operator:<id>,
     `surge_overflow_active` shows it, and `ack` republishes it acknowledged."""
     s = isolated
-    paths = stack.stack_paths(s)
-    stack.start_worker(s, paths, 0)
-    events = simulate.generate(simulate.normal(GOOD_FRIDAY_2013_08Z, 1800), CATALOGUE, seed=3)
+    paths = launcher.stack_paths(s)
+    launcher.start_worker(s, paths, 0)
+    events = generator.generate(generator.normal(GOOD_FRIDAY_2013_08Z, 1800), CATALOGUE, seed=3)
     play.produce(events, s)
 
     # The policy has an event clock once the status records flow.

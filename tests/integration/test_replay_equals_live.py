@@ -9,9 +9,11 @@ from pathlib import Path
 import orjson
 
 from detectors.answer_rates import ALL_PROVIDERS
-from streams import history, play, replay, simulate, stack
-from streams.alerting import encode_alert
-from streams.config import Settings
+from streams.contract.settings import Settings
+from streams.engine.alerting import encode_alert
+from streams.offline import replay
+from streams.simulate import generator, history, play
+from streams.stack import launcher
 from tests.harness import poll, read_topic
 from tests.integration.test_answer_rates import (
     CATALOGUE,
@@ -35,14 +37,14 @@ def test_replay_of_the_launch_day_file_equals_the_live_workers(
 ) -> None:
     # Referral baselines from the same hours a week before, so the referral detectors and their
     # alerts take part too (as an operator's warm start would).
-    before = simulate.normal(GOOD_FRIDAY_2013_08Z - WEEK - 3600, 5 * 3600)
+    before = generator.normal(GOOD_FRIDAY_2013_08Z - WEEK - 3600, 5 * 3600)
     baseline = tmp_path / "baseline.json"
     history.write_baselines(
-        history.learn_baselines(simulate.generate(before, CATALOGUE, 5)), baseline
+        history.learn_baselines(generator.generate(before, CATALOGUE, 5)), baseline
     )
     s = replace(isolated, referral_baseline=str(baseline))
-    scenario = simulate.launch_day(GOOD_FRIDAY_2013_08Z, 4 * 3600, failure_after_s=3600)
-    events = simulate.generate(scenario, CATALOGUE, seed=2013)
+    scenario = generator.launch_day(GOOD_FRIDAY_2013_08Z, 4 * 3600, failure_after_s=3600)
+    events = generator.generate(scenario, CATALOGUE, seed=2013)
     path = tmp_path / "launch-day.jsonl"
     play.write_jsonl(events, path)
 
@@ -52,9 +54,9 @@ def test_replay_of_the_launch_day_file_equals_the_live_workers(
     assert {a.alert for a in result.alerts} >= {"ServiceLevelBelowStandard"}
 
     # Live: two workers, the whole day sent as fast as possible (batches span many minutes).
-    paths = stack.stack_paths(s)
-    stack.start_worker(s, paths, 0)
-    stack.start_worker(s, paths, 1)
+    paths = launcher.stack_paths(s)
+    launcher.start_worker(s, paths, 0)
+    launcher.start_worker(s, paths, 1)
     play.produce(events, s)
     wait_for_counts(s, expected_counts(events))
 

@@ -26,13 +26,15 @@ import pytest
 from kafka.admin import KafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams import play, simulate, stack
-from streams.catalogue import default_catalogue
-from streams.config import Settings, load_settings, settings_env
-from streams.errors import StackError
-from streams.kafka_security import client_kwargs, explained
-from streams.ports import free_port
-from streams.simulate import Emitted
+from streams.contract.catalogue import default_catalogue
+from streams.contract.config import load_settings
+from streams.contract.errors import StackError
+from streams.contract.kafka_security import client_kwargs, explained
+from streams.contract.settings import Settings, settings_env
+from streams.simulate import generator, play
+from streams.simulate.generator import Emitted
+from streams.stack import launcher
+from streams.stack.ports import free_port
 from tests.harness import poll, read_topic
 from tests.tls import make_tls
 
@@ -91,7 +93,7 @@ def sasl_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         kafka_password_file=str(password_file),
         kafka_ca_file=str(ca),
     )
-    paths = stack.stack_paths(settings)
+    paths = launcher.stack_paths(settings)
     paths.make()
     scram = [
         f"{MECHANISM}=[name={USER},password={password}]",
@@ -99,18 +101,18 @@ def sasl_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     ]
     try:
         # start_kafka waits until an admin client with these settings lists topics over SASL_SSL.
-        stack.start_kafka(
+        launcher.start_kafka(
             settings,
             paths,
             extra_properties=broker_properties(settings, ca, keystore, broker_password),
             format_args=[arg for user in scram for arg in ("--add-scram", user)],
         )
-        stack.create_topics(settings)
+        launcher.create_topics(settings)
         yield settings
     finally:
         for pid_file in sorted(paths.pids.glob("worker-*.pid")):
-            stack.stop_service(paths, pid_file.stem)
-        stack.stop_service(paths, "kafka")
+            launcher.stop_service(paths, pid_file.stem)
+        launcher.stop_service(paths, "kafka")
 
 
 def configured_password(s: Settings) -> str:
@@ -135,7 +137,7 @@ def scrape(settings: Settings, name: str, *labels: str) -> dict[tuple[str, ...],
 
 def expected_calls(events: list[Emitted]) -> dict[tuple[str, ...], int]:
     out: Counter[tuple[str, ...]] = Counter()
-    for (region, provider, _, name), n in simulate.ground_truth(events).counts.items():
+    for (region, provider, _, name), n in generator.ground_truth(events).counts.items():
         if name in ("offered", "answered", "abandoned"):
             out[(region, provider, name)] += n
     return dict(out)
@@ -144,12 +146,12 @@ def expected_calls(events: list[Emitted]) -> dict[tuple[str, ...], int]:
 def test_worker_counts_a_scenario_produced_over_sasl_ssl_exactly(sasl_kafka: Settings) -> None:
     """A worker and the producer configured only by SURGE_KAFKA_* count every call exactly."""
     s = sasl_kafka
-    events = simulate.generate(
-        simulate.normal(GOOD_FRIDAY_2013_08Z, 1800), default_catalogue(), seed=6
+    events = generator.generate(
+        generator.normal(GOOD_FRIDAY_2013_08Z, 1800), default_catalogue(), seed=6
     )
     calls = sum(1 for e in events if e.topic == "calls")
-    paths = stack.stack_paths(s)
-    stack.start_worker(s, paths, 0)
+    paths = launcher.stack_paths(s)
+    launcher.start_worker(s, paths, 0)
     assert play.produce(events, s) == len(events)
     want = expected_calls(events)
     got = poll(
@@ -158,7 +160,7 @@ def test_worker_counts_a_scenario_produced_over_sasl_ssl_exactly(sasl_kafka: Set
         timeout_s=120,
         interval_s=1,
     )
-    assert got == want, stack.tail(paths.log("worker-0"), 30)
+    assert got == want, launcher.tail(paths.log("worker-0"), 30)
     ok = scrape(s, "surge_events_total", "topic", "result")
     assert ok[(s.topic_calls, "ok")] == calls
     assert (s.topic_calls, "invalid") not in ok
@@ -183,7 +185,7 @@ def test_a_worker_with_a_wrong_password_stops_and_says_why(
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("SURGE_")}
     env.update(settings_env(bad))
-    env.update({"SURGE_LOG_FORMAT": "json", "PYTHONPATH": str(stack.PROJECT_ROOT)})
+    env.update({"SURGE_LOG_FORMAT": "json", "PYTHONPATH": str(launcher.PROJECT_ROOT)})
     done = subprocess.run(
         [sys.executable, "-m", "streams.cli", "worker"],
         env=env,
@@ -226,7 +228,7 @@ def test_kafka_python_debug_logs_show_the_password_masked(
 ) -> None:
     """kafka-python logs its whole configuration at DEBUG; the password in it reads ***."""
     with caplog.at_level(logging.DEBUG, logger="kafka"):
-        assert stack.kafka_ready(sasl_kafka)
+        assert launcher.kafka_ready(sasl_kafka)
     assert "Starting KafkaAdminClient with configuration" in caplog.text
     assert "'sasl_plain_password': '***'" in caplog.text
     assert configured_password(sasl_kafka) not in caplog.text

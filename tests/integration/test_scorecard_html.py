@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from streams import scorecard
-from streams.catalogue import default_catalogue
+from streams.contract.catalogue import default_catalogue
+from streams.offline import scorecard
 from tests.scorecard_cases import FAILING, launch_day_scorecard
 
 CHROMIUM = shutil.which("chromium")

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from streams.config import load_settings
-from streams.ports import free_port, free_port_range
+from streams.contract.config import load_settings
+from streams.stack.ports import free_port, free_port_range
 from tests.harness import poll, prom_vector
 
 

@@ -12,19 +12,17 @@ from string import Template
 
 import pytest
 
-from streams.alert_rules import (
+from streams.contract.alert_rules import (
     ALERT_NAMES,
     ALERTS,
     RUNBOOK_BASE_URL,
-    THRESHOLDS,
     AlertRule,
-    Thresholds,
-    accelerated,
     build_alerts,
     duration,
     render,
 )
-from streams.catalogue import load_catalogue
+from streams.contract.catalogue import load_catalogue
+from streams.contract.thresholds import THRESHOLDS, Thresholds, accelerated
 from tests.design import DESIGN_METRICS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +69,8 @@ def test_checked_in_rule_file_is_the_rendered_one() -> None:
     """deploy/prometheus/rules/surge.yml equals render(): regenerate it, never edit it by hand."""
     checked_in = (RULES / "surge.yml").read_text(encoding="utf-8")
     assert checked_in == render(), (
-        "surge.yml is stale: python -m streams.alert_rules > deploy/prometheus/rules/surge.yml"
+        "surge.yml is stale: "
+        "python -m streams.contract.alert_rules > deploy/prometheus/rules/surge.yml"
     )
 
 
@@ -201,7 +200,7 @@ def test_alertmanager_template_has_exactly_the_launcher_variables() -> None:
 
 @pytest.fixture(scope="module")
 def alertmanager_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The template rendered as streams/stack.py:start_alertmanager renders it."""
+    """The template rendered as streams/stack/launcher.py:start_alertmanager renders it."""
     text = Template(ALERTMANAGER.read_text(encoding="utf-8")).substitute(
         webhook_url="http://127.0.0.1:9095/alerts", group_wait="10s", group_interval="1m"
     )

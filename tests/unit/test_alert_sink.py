@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.alert_sink import make_server
+from streams.stack.alert_sink import make_server
 
 
 @pytest.fixture

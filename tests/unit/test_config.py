@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from streams.catalogue import default_catalogue, parse_catalogue
-from streams.config import load_settings, settings_env
-from streams.errors import ConfigError
+from streams.contract.catalogue import default_catalogue, parse_catalogue
+from streams.contract.config import load_settings
+from streams.contract.errors import ConfigError
+from streams.contract.settings import settings_env
 
 
 def test_defaults_run_on_loopback_at_the_design_ports() -> None:
@@ -52,7 +53,7 @@ def test_bad_settings_fail_with_a_message_that_says_what_to_fix(
 @pytest.mark.parametrize("name", ["asyncio", "uvloop"])
 def test_event_loop_setting_picks_the_workers_loop(name: str) -> None:
     """SURGE_EVENT_LOOP is accepted for both loops and gives the worker a loop of that kind."""
-    from streams.worker import new_event_loop
+    from streams.live.worker import new_event_loop
 
     settings = load_settings({"SURGE_EVENT_LOOP": name})
     loop = new_event_loop(settings.event_loop)

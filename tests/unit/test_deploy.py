@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.config import load_settings
-from streams.topics import design_topics
+from streams.contract.config import load_settings
+from streams.contract.topics import design_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"

@@ -19,7 +19,7 @@ from detectors import windows
 from detectors.answer_rates import region_view
 from detectors.forecast import Params
 from detectors.windows import CallObs, RegionState, WindowConfig, kpis, window_totals
-from streams.alert_rules import THRESHOLDS
+from streams.contract.thresholds import THRESHOLDS
 
 T0 = 1_700_000_040  # a minute start
 CONFIG = WindowConfig()

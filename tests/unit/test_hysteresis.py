@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from detectors import hysteresis as h
 from detectors.hysteresis import FIRING, RESOLVED, AlertState, HysteresisParams, Transition
-from streams.alert_rules import THRESHOLDS
+from streams.contract.thresholds import THRESHOLDS
 
 T0 = 1_700_000_040.0
 MIN = 60.0

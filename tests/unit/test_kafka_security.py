@@ -12,10 +12,12 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from faust.types.auth import AuthProtocol, SASLMechanism
 from kafka.errors import KafkaTimeoutError
 
-from streams import kafka_security, stack
-from streams.config import Settings, load_settings, settings_env
-from streams.errors import ConfigError, StackError
-from streams.ports import free_port
+from streams.contract import kafka_security
+from streams.contract.config import load_settings
+from streams.contract.errors import ConfigError, StackError
+from streams.contract.settings import Settings, settings_env
+from streams.stack import launcher
+from streams.stack.ports import free_port
 from tests.tls import make_tls
 
 NOT_PEM = __file__  # readable, not PEM
@@ -192,7 +194,7 @@ def test_extra_broker_properties_replace_or_add_lines(tmp_path: Path) -> None:
     """start_kafka's overrides replace a key's line in place and append new keys."""
     props = tmp_path / "server.properties"
     props.write_text("# listeners=commented\nlisteners=PLAINTEXT://127.0.0.1:1\nnode.id=1\n")
-    stack.set_properties(props, {"listeners": "SASL_SSL://127.0.0.1:2", "sasl.enabled": "X"})
+    launcher.set_properties(props, {"listeners": "SASL_SSL://127.0.0.1:2", "sasl.enabled": "X"})
     assert props.read_text().splitlines() == [
         "# listeners=commented",
         "listeners=SASL_SSL://127.0.0.1:2",

@@ -11,7 +11,7 @@ from detectors import dispatches, windows
 from detectors.answer_rates import region_view
 from detectors.dispatches import DispatchObs
 from detectors.windows import CallObs, WindowConfig
-from streams.metrics import Metrics
+from streams.live.metrics import Metrics
 
 CONFIG = WindowConfig()
 T0 = 1364544000  # 2013-03-29 08:00 UTC

@@ -14,15 +14,10 @@ import structlog
 from detectors import windows
 from detectors.answer_rates import region_status, region_view
 from detectors.windows import WindowConfig
-from streams.catalogue import default_catalogue
-from streams.overflow import (
-    OverflowRequestError,
-    Policy,
-    command_json,
-    latest_commands,
-    parse_request,
-)
-from streams.records import format_ts
+from streams.contract.catalogue import default_catalogue
+from streams.contract.records import format_ts
+from streams.overflow.policy import Policy, command_json, latest_commands
+from streams.overflow.requests import OverflowRequestError, parse_request
 
 CATALOGUE = default_catalogue()
 NEIGHBOURS = {r.code: r.neighbours for r in CATALOGUE.regions}
@@ -42,7 +37,7 @@ def status(
     waiting: int = 0,
     forecast_s: float | None = None,
 ) -> dict[str, Any]:
-    """A region status record as streams.answer_rates publishes it (3 calls offered a minute)."""
+    """A region status record as streams.live.answer_rates publishes it (3 calls a minute)."""
     return {
         "region": region,
         "watermark_s": at_s,

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import structlog
 
-from streams.errors import ConfigError
-from streams.overflow import OverflowRequestError
-from streams.overflow_api import make_server
+from streams.contract.errors import ConfigError
+from streams.overflow.api import make_server
+from streams.overflow.requests import OverflowRequestError
 
 TOKEN = "s3cret-token-for-tests"  # noqa: S105 - a test token, not a secret
 STATUS = {"diverting": ["north-west"], "latest": []}

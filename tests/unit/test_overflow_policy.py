@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from detectors import overflow as o
 from detectors.overflow import Command, Override, PolicyParams, PolicyState, RegionSignal
-from streams.alert_rules import THRESHOLDS
+from streams.contract.thresholds import THRESHOLDS
 
 T0 = 1_700_000_040.0
 MIN = 60.0
@@ -81,7 +81,7 @@ def actions(cmds: Sequence[Command]) -> list[tuple[str, str, str | None, float]]
 
 
 def test_defaults_are_the_alert_thresholds() -> None:
-    """The policy's service-level bars are the ones the alerts use (streams.alert_rules)."""
+    """The policy's service-level bars are the ones the alerts use (contract.thresholds)."""
     assert P.on_below == THRESHOLDS.service_level_critical
     assert P.target_min_service_level == THRESHOLDS.service_level_standard
     assert P.target_keep_service_level == THRESHOLDS.service_level_warning

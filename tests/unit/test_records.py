@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.catalogue import default_catalogue
-from streams.records import (
+from streams.contract.catalogue import default_catalogue
+from streams.contract.records import (
     CallEvent,
     DispatchEvent,
     InvalidEvent,

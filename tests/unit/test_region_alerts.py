@@ -10,8 +10,8 @@ from detectors import region_alerts
 from detectors.answer_rates import ALL_PROVIDERS, RegionView, WindowKpis
 from detectors.hysteresis import AlertState
 from detectors.windows import Kpis
-from streams.alert_rules import THRESHOLDS
-from streams.alerting import alert_specs, encode_alert
+from streams.contract.thresholds import THRESHOLDS
+from streams.engine.alerting import alert_specs, encode_alert
 
 T0 = 1364544000.0
 SPECS = alert_specs()

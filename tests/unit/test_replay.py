@@ -19,13 +19,16 @@ import orjson
 import pytest
 
 from detectors.answer_rates import RegionView
-from streams import play, replay, replay_cli, simulate
-from streams.alert_rules import THRESHOLDS
-from streams.alerting import encode_alert
-from streams.catalogue import default_catalogue
-from streams.cli import _parser, main
-from streams.config import load_settings
-from streams.errors import ConfigError
+from streams.cli import replay as replay_cmd
+from streams.cli.main import _parser, main
+from streams.contract import thresholds
+from streams.contract.catalogue import default_catalogue
+from streams.contract.config import load_settings
+from streams.contract.errors import ConfigError
+from streams.contract.thresholds import THRESHOLDS
+from streams.engine.alerting import encode_alert
+from streams.offline import replay, tables
+from streams.simulate import generator, play
 
 CATALOGUE = default_catalogue()
 GOOD_FRIDAY_2013_08Z = 1364544000.0
@@ -34,16 +37,16 @@ GOOD_FRIDAY_2013_08Z = 1364544000.0
 @pytest.fixture(scope="module")
 def launch_day_file(
     tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[Path, list[simulate.Emitted]]:
-    scenario = simulate.launch_day(GOOD_FRIDAY_2013_08Z, 3 * 3600, failure_after_s=3600)
-    events = simulate.generate(scenario, CATALOGUE, seed=2013)
+) -> tuple[Path, list[generator.Emitted]]:
+    scenario = generator.launch_day(GOOD_FRIDAY_2013_08Z, 3 * 3600, failure_after_s=3600)
+    events = generator.generate(scenario, CATALOGUE, seed=2013)
     path = tmp_path_factory.mktemp("replay") / "launch-day.jsonl"
     play.write_jsonl(events, path)
     return path, events
 
 
 def test_minute_rows_add_up_to_the_generators_truth(
-    launch_day_file: tuple[Path, list[simulate.Emitted]],
+    launch_day_file: tuple[Path, list[generator.Emitted]],
 ) -> None:
     path, events = launch_day_file
     got: Counter[tuple[str, str, str]] = Counter()
@@ -54,7 +57,7 @@ def test_minute_rows_add_up_to_the_generators_truth(
 
     result = replay.replay_file(path, load_settings({}), CATALOGUE, on_minute=on_minute)
     want: Counter[tuple[str, str, str]] = Counter()
-    for (region, provider, _, name), n in simulate.ground_truth(events).counts.items():
+    for (region, provider, _, name), n in generator.ground_truth(events).counts.items():
         key = {"callback_requested": "callbacks_requested"}.get(name, name)
         if key in ("offered", "answered", "abandoned", "callbacks_requested"):
             want[(region, provider, key)] += n
@@ -64,7 +67,7 @@ def test_minute_rows_add_up_to_the_generators_truth(
 
 
 def test_the_failing_regions_alert_and_each_episode_fires_once(
-    launch_day_file: tuple[Path, list[simulate.Emitted]],
+    launch_day_file: tuple[Path, list[generator.Emitted]],
 ) -> None:
     path, _ = launch_day_file
     result = replay.replay_file(path, load_settings({}), CATALOGUE)
@@ -111,28 +114,28 @@ def test_bad_lines_are_counted_by_reason_and_the_rest_replayed() -> None:
 def test_thresholds_file_overrides_and_rejects_unknown_keys(tmp_path: Path) -> None:
     path = tmp_path / "t.toml"
     path.write_text("service_level_warning = 0.8\nkpi_for_seconds = 1200\n")
-    t = replay_cli.load_thresholds(path)
+    t = thresholds.load_thresholds(path)
     assert t == replace(THRESHOLDS, service_level_warning=0.8, kpi_for_seconds=1200)
     path.write_text("service_level_warnin = 0.8\n")
     with pytest.raises(ConfigError, match="unknown service_level_warnin; known: "):
-        replay_cli.load_thresholds(path)
+        thresholds.load_thresholds(path)
     path.write_text("kpi_for_seconds = 12.5\n")
     with pytest.raises(ConfigError, match="whole number"):
-        replay_cli.load_thresholds(path)
+        thresholds.load_thresholds(path)
     path.write_text('service_level_warning = "high"\n')
     with pytest.raises(ConfigError, match="must be a number"):
-        replay_cli.load_thresholds(path)
+        thresholds.load_thresholds(path)
 
 
 def test_backtest_reports_fewer_episodes_with_laxer_thresholds(
-    launch_day_file: tuple[Path, list[simulate.Emitted]],
+    launch_day_file: tuple[Path, list[generator.Emitted]],
     tmp_path: Path,
 ) -> None:
     path, _ = launch_day_file
     shipped = tmp_path / "shipped.csv"
     assert main(["backtest", str(path), "--no-progress", "--out", str(shipped)]) == 0
     rows = list(csv.DictReader(shipped.open()))
-    table = replay_cli.render_table(rows)
+    table = tables.render_table(rows)
     assert len(table.splitlines()) == len(rows) + 1
     assert all(r["fired_at"] in table for r in rows)
     assert {r["region"] for r in rows if r["alert"] == "ServiceLevelBelowStandard"} == {
@@ -156,7 +159,7 @@ def test_backtest_reports_fewer_episodes_with_laxer_thresholds(
 
 
 def test_replay_writes_figures_and_the_alert_records(
-    launch_day_file: tuple[Path, list[simulate.Emitted]], tmp_path: Path
+    launch_day_file: tuple[Path, list[generator.Emitted]], tmp_path: Path
 ) -> None:
     path, _ = launch_day_file
     figures, alerts = tmp_path / "figures.csv", tmp_path / "alerts.jsonl"
@@ -175,7 +178,7 @@ def test_replay_needs_exactly_one_source(tmp_path: Path) -> None:
     assert main(["replay", str(tmp_path / "missing.jsonl"), "--no-progress"]) == 2
     with pytest.raises(ConfigError, match="select a topic range"):
         args = replay_cli_args(["replay", str(tmp_path), "--from", "2013-03-29T00:00:00+00:00"])
-        replay_cli._run(args, load_settings({}), THRESHOLDS)
+        replay_cmd._run(args, load_settings({}), THRESHOLDS)
 
 
 def replay_cli_args(argv: list[str]) -> argparse.Namespace:
@@ -184,7 +187,7 @@ def replay_cli_args(argv: list[str]) -> argparse.Namespace:
 
 @pytest.fixture(scope="module")
 def messy_file(
-    launch_day_file: tuple[Path, list[simulate.Emitted]], tmp_path_factory: pytest.TempPathFactory
+    launch_day_file: tuple[Path, list[generator.Emitted]], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """The launch day with lines moved later (late events), lines repeated, and invalid lines."""
     path, _ = launch_day_file
@@ -289,11 +292,11 @@ def test_cli_jobs_writes_the_same_alerts_and_figures(
     assert main([*argv, "--no-progress", "--jobs", "2"]) == 0
     assert alerts.read_bytes() == b"".join(encode_alert(a) + b"\n" for a in want.alerts)
     expected = io.StringIO(newline="")
-    writer = csv.DictWriter(expected, replay_cli.FIGURE_COLUMNS)
+    writer = csv.DictWriter(expected, tables.FIGURE_COLUMNS)
     writer.writeheader()
     for call in want_calls:
         if isinstance(call, tuple):
-            writer.writerows(replay_cli.figure_rows(*call))
+            writer.writerows(tables.figure_rows(*call))
     assert figures.read_bytes() == expected.getvalue().encode()
 
 
@@ -306,7 +309,7 @@ def test_jobs_must_be_a_whole_number_at_least_one(bad: str, tmp_path: Path) -> N
 
 
 def test_a_failing_worker_fails_the_replay(
-    launch_day_file: tuple[Path, list[simulate.Emitted]], monkeypatch: pytest.MonkeyPatch
+    launch_day_file: tuple[Path, list[generator.Emitted]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A worker's exception is raised by replay_file, and a worker that dies is an error too."""
     path, _ = launch_day_file
@@ -337,7 +340,7 @@ def spilled_names(tmp: Path) -> list[str]:
 
 
 def test_the_spill_directory_is_removed_however_the_replay_ends(
-    launch_day_file: tuple[Path, list[simulate.Emitted]],
+    launch_day_file: tuple[Path, list[generator.Emitted]],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -379,7 +382,7 @@ def test_the_spill_directory_is_removed_however_the_replay_ends(
 
 
 def test_no_callbacks_no_spill(
-    launch_day_file: tuple[Path, list[simulate.Emitted]], monkeypatch: pytest.MonkeyPatch
+    launch_day_file: tuple[Path, list[generator.Emitted]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without on_minute or on_view a parallel replay makes no temporary directory or file."""
     path, events = launch_day_file

@@ -26,10 +26,11 @@ from detectors.scorecard import (
     Standards,
 )
 from detectors.windows import Bucket
-from streams import scorecard, simulate
-from streams.catalogue import default_catalogue
-from streams.cli import main
-from streams.records import CallEvent, parse_ts
+from streams.cli.main import main
+from streams.contract.catalogue import default_catalogue
+from streams.contract.records import CallEvent, parse_ts
+from streams.offline import scorecard
+from streams.simulate import generator
 from tests.scorecard_cases import (
     FAILING,
     GOOD_FRIDAY_2013_08Z,
@@ -395,7 +396,9 @@ def launch_day(tmp_path_factory: pytest.TempPathFactory) -> tuple[scorecard.Scor
 def truth_by_provider() -> dict[tuple[str, str], Counter[str]]:
     """The generator's ground truth summed per (region, provider) over the scenario."""
     out: dict[tuple[str, str], Counter[str]] = {}
-    for (region, provider, _, name), n in simulate.ground_truth(launch_day_events()).counts.items():
+    for (region, provider, _, name), n in generator.ground_truth(
+        launch_day_events()
+    ).counts.items():
         if provider != "-":
             out.setdefault((region, provider), Counter())[name] += n
     return out

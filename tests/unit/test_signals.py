@@ -17,13 +17,15 @@ import pytest
 from detectors import region_alerts
 from detectors.answer_rates import RegionView
 from detectors.region_alerts import signal
-from streams import history, play, replay, signals, simulate
-from streams.alert_rules import THRESHOLDS
-from streams.alerting import alert_specs
-from streams.cli import main
-from streams.config import Settings, load_settings
-from streams.errors import ConfigError
-from streams.replay_cli import episodes, load_thresholds
+from streams.cli.main import main
+from streams.contract.config import load_settings
+from streams.contract.errors import ConfigError
+from streams.contract.settings import Settings
+from streams.contract.thresholds import THRESHOLDS, load_thresholds
+from streams.engine.alerting import alert_specs
+from streams.offline import replay, signals
+from streams.offline.tables import episodes
+from streams.simulate import generator, history, play
 from tests.unit.test_replay import CATALOGUE, GOOD_FRIDAY_2013_08Z
 
 WEEK = 7 * 86400
@@ -49,14 +51,14 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     referral baselines from the same hours a week before so the referral machines take part
     (as tests/integration/test_replay_equals_live.py): the event file and the baselines."""
     tmp = tmp_path_factory.mktemp("signals")
-    before = simulate.normal(GOOD_FRIDAY_2013_08Z - WEEK - 3600, 5 * 3600)
+    before = generator.normal(GOOD_FRIDAY_2013_08Z - WEEK - 3600, 5 * 3600)
     baselines = tmp / "baseline.json"
     history.write_baselines(
-        history.learn_baselines(simulate.generate(before, CATALOGUE, 5)), baselines
+        history.learn_baselines(generator.generate(before, CATALOGUE, 5)), baselines
     )
-    scenario = simulate.launch_day(GOOD_FRIDAY_2013_08Z, 5 * 3600, failure_after_s=3600)
+    scenario = generator.launch_day(GOOD_FRIDAY_2013_08Z, 5 * 3600, failure_after_s=3600)
     path = tmp / "launch-day.jsonl"
-    play.write_jsonl(simulate.generate(scenario, CATALOGUE, seed=2013), path)
+    play.write_jsonl(generator.generate(scenario, CATALOGUE, seed=2013), path)
     return path, baselines
 
 

@@ -10,16 +10,16 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from streams import simulate as sim
-from streams.catalogue import Catalogue, default_catalogue
-from streams.errors import ConfigError
-from streams.records import (
+from streams.contract.catalogue import Catalogue, default_catalogue
+from streams.contract.errors import ConfigError
+from streams.contract.records import (
     CallEvent,
     DispatchEvent,
     format_ts,
     parse_call_event,
     parse_dispatch_event,
 )
+from streams.simulate import generator as sim
 
 LONDON = ZoneInfo("Europe/London")
 DAY_S = 86_400.0

@@ -1,0 +1,494 @@
+"""Scenario generator: the NHS 111 call events and ambulance dispatches of a normal or launch day.
+
+Pure logic (no Kafka, clock or I/O) so a replay, a test and the demo see the same day for a seed.
+The model, and the published figures it is calibrated to (../shared/DESIGN.md, "What realistic
+traffic looks like"):
+
+- Demand: `daily_calls` England calls per average day (32k-54k a day, 2014-2017), split by region
+  `population_share` and provider `share`; a diurnal shape by Europe/London local hour (quiet
+  01:00-07:00, evening peak 18:00-22:00); weekend days 2.2x weekdays, normalised so a week averages
+  `daily_calls`. Arrivals are Poisson with a rate that is constant within each minute.
+- Queue per (region, provider): FIFO, multi-server, impatient callers (M/M/N+M), simulated call by
+  call: lognormal handle time (mean 8 min), exponential patience (mean 5 min). Handlers are staffed
+  each local hour by Erlang C to the forecast, tuned so a normal day measures the normal month's
+  94-96 % answered within 60 s and 1-2 % abandoned after 30 s; times provider `staffing`, times
+  `capacity_left` in failing regions from the failure on. The default 0.3 is a collapse (about
+  half the callers hang up); 0.8-0.85 gives a day near West Midlands on Good Friday 2013 (75 %
+  within 60 s, 13 % abandoned): 62-73 % and 7-9 %.
+- Triage: a disposition after the handle time, 11 % ambulance and 8 % ED (published 10-13 % and
+  7-9 %); overwhelmed staff refer more (x2.5 ambulance, x2 ED: an assumption, no published
+  figure; non-clinical call handlers without clinical back-up fall back on the safest
+  disposition, the "inappropriate ambulance call-outs" of the 2013 launch). 10 % of answered
+  calls get a clinical callback, most within 10 minutes.
+- Dispatches: one `111` dispatch per ambulance disposition, plus background `999` (about 20k a day
+  in England at 45k calls a day) and a few `hcp`; 999 rises 6 % where 111 fails (pilots: ~3 %,
+  callers giving up on 111).
+
+Times are whole milliseconds (integers internally) so every `ts` survives `format_ts` and parsing.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+
+from streams.contract.catalogue import Catalogue, Provider, Region
+from streams.contract.errors import ConfigError
+from streams.contract.records import CallEvent, DispatchEvent, format_ts
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+LONDON: Final = ZoneInfo("Europe/London")
+# Relative calls per local hour 00..23: quiet 01-07, rising through the morning, peak 19:00.
+HOUR_WEIGHTS: Final = (3.0, 2.0, 1.5, 1.2, 1.1, 1.2, 1.6, 2.4, 3.6, 4.2, 4.3, 4.3,
+                       4.2, 4.1, 4.0, 4.1, 4.5, 5.2, 6.4, 7.2, 6.6, 5.6, 4.4, 3.4)  # fmt: skip
+WEEKEND_FACTOR: Final = 2.2
+MEAN_HANDLE_S: Final = 480.0
+HANDLE_SIGMA: Final = 0.5  # lognormal shape of the call handler's triage time
+MEAN_PATIENCE_S: Final = 300.0
+TARGET_ANSWER_S: Final = 60.0  # NHS 111 minimum data set: answered within 60 s
+ABANDON_AFTER_S: Final = 30.0  # and abandoned after 30 s
+# Erlang C ignores abandonment (callers who hang up free the queue), so a rota built to 75 % on
+# paper measures 94-96 % answered within 60 s with MEAN_PATIENCE_S (tuned: test_simulate.py).
+ERLANG_C_TARGET: Final = 0.75
+DISPOSITION_MIX: Final = {"ambulance": 0.11, "ed": 0.08, "primary_care": 0.40, "pharmacy": 0.06,
+                           "dental": 0.04, "self_care": 0.21, "other": 0.10}  # fmt: skip
+DISPOSITION_KINDS: Final = tuple(DISPOSITION_MIX)
+FAILURE_REFERRAL_LIFT: Final = {"ambulance": 2.5, "ed": 2.0}  # risk-averse, overwhelmed staff
+CALLBACK_SHARE: Final = 0.10
+CALLBACK_DELAY_S: Final = (2.0, 150.0)  # gamma shape, scale: mean 5 min, 91 % within 10 min
+CALLBACK_SLOWDOWN_CAP: Final = 4.0  # overwhelmed clinicians call back 1/capacity_left times later
+DISPATCH_DELAY_S: Final = (3.0, 60.0)  # gamma: a 111 ambulance disposition to a dispatch
+CATEGORIES: Final = ("C1", "C2", "C3", "C4")
+CATEGORY_MIX: Final = (0.10, 0.55, 0.30, 0.05)
+DISPATCHES_999_PER_CALL: Final = 20_000 / 45_000  # England 999 dispatches per 111 call
+HCP_SHARE_OF_999: Final = 0.04
+REDIAL_999_UPLIFT: Final = 0.06
+STAFFED_TAIL_MIN: Final = 240  # rota kept past the window so queued calls still get answered
+NEVER_MS: Final = 2**62
+
+_DispatchRow = tuple[int, str, str | None, int]  # ms, source, linked call_id, category index
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A day to generate. Times are UTC epoch seconds; the rota is cut at the first whole minute
+    at or after `failure_start_s`, and triage changes for calls answered from that instant."""
+
+    name: str
+    start_s: float
+    duration_s: float
+    failing_regions: tuple[str, ...] = ()
+    failure_start_s: float | None = None
+    capacity_left: float = 0.3
+    daily_calls: float = 45_000.0
+    # Capacity back to normal from the first whole minute at or after this (None: never).
+    recovery_start_s: float | None = None
+
+
+def launch_day(
+    start_s: float, duration_s: float, failure_after_s: float, daily_calls: float = 45_000.0
+) -> Scenario:
+    """Good Friday 2013: North West and West Midlands lose most of their capacity."""
+    return Scenario(
+        "launch-day",
+        start_s,
+        duration_s,
+        failing_regions=("north-west", "west-midlands"),
+        failure_start_s=start_s + failure_after_s,
+        daily_calls=daily_calls,
+    )
+
+
+def normal(start_s: float, duration_s: float, daily_calls: float = 45_000.0) -> Scenario:
+    return Scenario("normal", start_s, duration_s, daily_calls=daily_calls)
+
+
+@dataclass(frozen=True)
+class Emitted:
+    topic: str
+    key: str
+    ts_s: float
+    event: CallEvent | DispatchEvent
+
+
+@dataclass
+class GroundTruth:
+    """Exact counts of what was emitted: the oracle the integration tests compare metrics with."""
+
+    counts: Counter[tuple[str, str, int, str]] = field(default_factory=Counter)
+
+    def add(self, e: Emitted) -> None:
+        minute = math.floor(e.ts_s / 60) * 60
+        ev = e.event
+        if isinstance(ev, DispatchEvent):
+            self.counts[(ev.region, "-", minute, f"dispatch:{ev.source}:{ev.category}")] += 1
+            return
+        name = f"disposition:{ev.disposition}" if ev.event == "disposition" else ev.event
+        self.counts[(ev.region, ev.provider, minute, name)] += 1
+        wait = ev.wait_seconds
+        if wait is not None and ev.event == "answered" and wait <= TARGET_ANSWER_S:
+            self.counts[(ev.region, ev.provider, minute, "answered_within_60")] += 1
+        elif wait is not None and ev.event == "abandoned" and wait > ABANDON_AFTER_S:
+            self.counts[(ev.region, ev.provider, minute, "abandoned_after_30")] += 1
+
+    def total(
+        self,
+        region: str | None = None,
+        name: str = "offered",
+        *,
+        since_s: float | None = None,
+        until_s: float | None = None,
+    ) -> int:
+        """Sum over providers and minutes; `since_s`/`until_s` select minutes in [since, until)."""
+        return sum(
+            n
+            for (r, _p, minute, nm), n in self.counts.items()
+            if nm == name
+            and (region is None or r == region)
+            and (since_s is None or minute >= since_s)
+            and (until_s is None or minute < until_s)
+        )
+
+    def series(self, region: str, name: str) -> dict[int, int]:
+        """Per-minute counts of one region (all providers), for comparing with 1-minute buckets."""
+        out: Counter[int] = Counter()
+        for (r, _p, minute, nm), n in self.counts.items():
+            if r == region and nm == name:
+                out[minute] += n
+        return dict(sorted(out.items()))
+
+    def to_rows(self) -> list[dict[str, object]]:
+        return [
+            {"region": r, "provider": p, "minute": format_ts(m), "name": nm, "count": n}
+            for (r, p, m, nm), n in sorted(self.counts.items())
+        ]
+
+
+def ground_truth(events: Iterable[Emitted]) -> GroundTruth:
+    truth = GroundTruth()
+    for e in events:
+        truth.add(e)
+    return truth
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The scenario on a minute grid, shared by every region: times in integer milliseconds."""
+
+    start_ms: int
+    end_ms: int
+    day_share: FloatArray  # fraction of an average day's calls falling in each minute
+    hour_share: FloatArray  # fraction of a day's 999 dispatches in each minute (no weekend lift)
+    failed: npt.NDArray[np.bool_]  # minute starts in [failure, recovery) (failing regions only)
+    failure_ms: int
+    recovery_ms: int
+
+
+def _window(s: Scenario) -> _Window:
+    if s.start_s % 60 or s.duration_s <= 0 or not 0 <= s.capacity_left <= 1:
+        raise ConfigError(
+            f"scenario {s.name!r}: start_s must be a whole minute, duration_s > 0 and "
+            f"capacity_left in 0..1 (got {s.start_s}, {s.duration_s}, {s.capacity_left})"
+        )
+    n_min = math.ceil(s.duration_s / 60) + STAFFED_TAIL_MIN
+    hour_fraction = np.asarray(HOUR_WEIGHTS) / sum(HOUR_WEIGHTS)
+    weekday_share = 7 / (5 + 2 * WEEKEND_FACTOR)
+    hour_share = np.empty(n_min)
+    day_share = np.empty(n_min)
+    for m in range(n_min):
+        local = datetime.fromtimestamp(s.start_s + 60 * m, tz=LONDON)
+        hour_share[m] = hour_fraction[local.hour] / 60
+        weekend = WEEKEND_FACTOR if local.weekday() >= 5 else 1.0
+        day_share[m] = hour_share[m] * weekday_share * weekend
+    start_ms = round(s.start_s * 1000)
+    failure_ms = NEVER_MS if s.failure_start_s is None else round(s.failure_start_s * 1000)
+    recovery_ms = NEVER_MS if s.recovery_start_s is None else round(s.recovery_start_s * 1000)
+    minute_ms = start_ms + 60_000 * np.arange(n_min, dtype=np.int64)
+    return _Window(
+        start_ms, start_ms + round(s.duration_s * 1000), day_share, hour_share,
+        (minute_ms >= failure_ms) & (minute_ms < recovery_ms), failure_ms, recovery_ms,
+    )  # fmt: skip
+
+
+def erlang_c_handlers(calls_per_s: float, mean_handle_s: float = MEAN_HANDLE_S) -> int:
+    """Fewest handlers for which Erlang C gives `ERLANG_C_TARGET` answered within 60 s."""
+    load = calls_per_s * mean_handle_s
+    if load <= 0:
+        return 1
+    blocking = 1.0  # Erlang B by the stable recursion B(n) = a B(n-1) / (n + a B(n-1))
+    n = 0
+    while True:
+        n += 1
+        blocking = load * blocking / (n + load * blocking)
+        if n <= load:
+            continue
+        waiting = n * blocking / (n - load * (1 - blocking))
+        late = waiting * math.exp(-(n - load) * TARGET_ANSWER_S / mean_handle_s)
+        if 1 - late >= ERLANG_C_TARGET:
+            return n
+
+
+def _rota(
+    rate_per_min: FloatArray, staffing: float, failed: npt.NDArray[np.bool_], left: float
+) -> IntArray:
+    """Handlers on duty each minute: Erlang C to the forecast, scaled, cut after a failure.
+
+    A failed rota keeps at least one handler unless `left` is 0: a night shift of three at 30 %
+    is one person struggling, not a closed service.
+    """
+    unique, inverse = np.unique(rate_per_min, return_inverse=True)
+    erlang = np.array([erlang_c_handlers(r / 60) for r in unique], dtype=np.float64)[inverse]
+    on_duty = np.maximum(1, np.rint(erlang * staffing))
+    cut = np.maximum(float(left > 0), np.rint(on_duty * left))
+    return np.where(failed, cut, on_duty).astype(np.int64)
+
+
+def _shifts(on_duty: IntArray, start_ms: int) -> list[tuple[int, int]]:
+    """Stack the per-minute head count into shifts (on_ms, off_ms): the last ones in leave first."""
+    shifts: list[tuple[int, int]] = []
+    opened: list[int] = []
+    for m, n in enumerate(on_duty.tolist()):
+        t = start_ms + 60_000 * m
+        while len(opened) < n:
+            opened.append(t)
+        while len(opened) > n:
+            shifts.append((opened.pop(), t))
+    shifts.extend((t, NEVER_MS) for t in opened)
+    return shifts
+
+
+def _queue(
+    arrival_ms: IntArray, patience_ms: IntArray, handle_ms: IntArray, shifts: list[tuple[int, int]]
+) -> IntArray:
+    """Answer time of each call in arrival order, or -1 if the caller hung up first.
+
+    FIFO: each caller in turn takes the handler free soonest; a handler whose shift is over by
+    then goes home (calls in progress are finished). Abandoned calls use no handler.
+    """
+    free = list(shifts)  # (free_at_ms, off_ms): a shift starting later is a handler free later
+    heapq.heapify(free)
+    answered = np.full(len(arrival_ms), -1, dtype=np.int64)
+    for i, (a, p, h) in enumerate(
+        zip(arrival_ms.tolist(), patience_ms.tolist(), handle_ms.tolist(), strict=True)
+    ):
+        while free:
+            f, off = free[0]
+            s = a if a > f else f
+            if s < off:
+                break
+            heapq.heappop(free)
+        else:
+            continue
+        if s - a <= p:
+            heapq.heapreplace(free, (s + h, off))
+            answered[i] = s
+    return answered
+
+
+@dataclass(frozen=True)
+class _Calls:
+    """One provider's calls in arrival order; times in ms, answer_ms = -1 when abandoned."""
+
+    provider: str
+    arrival_ms: IntArray
+    answer_ms: IntArray
+    patience_ms: IntArray
+    done_ms: IntArray  # end of triage: disposition (and callback request) time
+    disposition: IntArray  # index into DISPOSITION_KINDS
+    callback_ms: IntArray  # callback made, or -1 when none was requested
+    dispatch_ms: IntArray  # 111 ambulance dispatch, or -1
+    category: IntArray
+
+
+def _arrivals(rng: np.random.Generator, rate_per_min: FloatArray, w: _Window) -> IntArray:
+    """Poisson arrivals, uniform on the millisecond grid within each minute, sorted, in window."""
+    n_min = math.ceil((w.end_ms - w.start_ms) / 60_000)
+    counts = rng.poisson(rate_per_min[:n_min])
+    minute = np.repeat(np.arange(n_min, dtype=np.int64), counts)
+    offset = rng.integers(0, 60_000, size=minute.size, dtype=np.int64)
+    times = np.sort(w.start_ms + 60_000 * minute + offset)
+    return times[times < w.end_ms]
+
+
+def _mix_index(rng: np.random.Generator, probabilities: Iterable[float], n: int) -> IntArray:
+    cumulative = np.cumsum(np.asarray(tuple(probabilities)))
+    picks = np.searchsorted(cumulative / cumulative[-1], rng.random(n), side="right")
+    return np.minimum(picks, cumulative.size - 1).astype(np.int64)
+
+
+def failure_mix() -> dict[str, float]:
+    """The disposition mix of overwhelmed staff: ambulance and ED lifted, the rest scaled down."""
+    lifted = {
+        k: p * FAILURE_REFERRAL_LIFT[k]
+        for k, p in DISPOSITION_MIX.items()
+        if k in FAILURE_REFERRAL_LIFT
+    }
+    scale = (1 - sum(lifted.values())) / (1 - sum(DISPOSITION_MIX[k] for k in lifted))
+    return {k: lifted.get(k, p * scale) for k, p in DISPOSITION_MIX.items()}
+
+
+def _provider_calls(
+    rng: np.random.Generator, s: Scenario, w: _Window, region: Region, provider: Provider
+) -> _Calls:
+    """Draw one provider's day in numpy batches, then run its queue call by call."""
+    failed = w.failed if region.code in s.failing_regions else np.zeros_like(w.failed)
+    rate = s.daily_calls * region.population_share * provider.share * w.day_share
+    arrival = _arrivals(rng, rate, w)
+    n = arrival.size
+    patience = np.rint(rng.exponential(MEAN_PATIENCE_S * 1000, n)).astype(np.int64)
+    mu = math.log(MEAN_HANDLE_S * 1000) - HANDLE_SIGMA**2 / 2
+    handle = np.maximum(1, np.rint(rng.lognormal(mu, HANDLE_SIGMA, n))).astype(np.int64)
+    shifts = _shifts(_rota(rate, provider.staffing, failed, s.capacity_left), w.start_ms)
+    answer = _queue(arrival, patience, handle, shifts)
+    answered = answer >= 0
+    overwhelmed = (
+        answered
+        & (answer >= w.failure_ms)
+        & (answer < w.recovery_ms)
+        & (region.code in s.failing_regions)
+    )
+    base, lifted = (
+        _mix_index(rng, DISPOSITION_MIX.values(), n),
+        _mix_index(rng, failure_mix().values(), n),
+    )
+    disposition = np.where(overwhelmed, lifted, base)
+    done = np.where(answered, answer + handle, -1)
+    slow = np.where(overwhelmed, min(CALLBACK_SLOWDOWN_CAP, 1 / max(s.capacity_left, 1e-9)), 1.0)
+    callback_delay = np.rint(rng.gamma(CALLBACK_DELAY_S[0], CALLBACK_DELAY_S[1] * 1000, n) * slow)
+    callback = answered & (rng.random(n) < CALLBACK_SHARE)
+    dispatch_delay = np.rint(rng.gamma(DISPATCH_DELAY_S[0], DISPATCH_DELAY_S[1] * 1000, n))
+    ambulance = answered & (disposition == 0)
+    callback_ms = np.where(callback, done + callback_delay.astype(np.int64), -1)
+    dispatch_ms = np.where(ambulance, done + dispatch_delay.astype(np.int64), -1)
+    category = _mix_index(rng, CATEGORY_MIX, n)
+    return _Calls(
+        provider.id,
+        arrival,
+        answer,
+        patience,
+        done,
+        disposition,
+        callback_ms,
+        dispatch_ms,
+        category,
+    )
+
+
+def _call_ids(batches: list[_Calls], prefix: str) -> list[list[str]]:
+    """Region-wide ids numbered in arrival order across providers."""
+    arrivals = np.concatenate([b.arrival_ms for b in batches])
+    seq = np.empty(arrivals.size, dtype=np.int64)
+    seq[np.argsort(arrivals, kind="stable")] = np.arange(1, arrivals.size + 1)
+    out: list[list[str]] = []
+    first = 0
+    for b in batches:
+        out.append([f"{prefix}{k:08d}" for k in seq[first : first + b.arrival_ms.size].tolist()])
+        first += b.arrival_ms.size
+    return out
+
+
+def _call_events(region: str, b: _Calls, ids: list[str], end_ms: int) -> list[Emitted]:
+    out: list[Emitted] = []
+
+    def emit(
+        ms: int, call_id: str, kind: str, wait_ms: int | None = None, disp: str | None = None
+    ) -> None:
+        if ms < end_ms:
+            wait = None if wait_ms is None else wait_ms / 1000
+            ev = CallEvent(call_id, kind, ms / 1000, region, b.provider, None, wait, disp)
+            out.append(Emitted("calls", region, ms / 1000, ev))
+
+    rows = zip(
+        ids, b.arrival_ms.tolist(), b.answer_ms.tolist(), b.patience_ms.tolist(),
+        b.done_ms.tolist(), b.disposition.tolist(), b.callback_ms.tolist(), strict=True,
+    )  # fmt: skip
+    for call_id, arrival, answer, patience, done, disposition, callback in rows:
+        emit(arrival, call_id, "offered")
+        if answer < 0:
+            emit(arrival + patience, call_id, "abandoned", patience)
+            continue
+        emit(answer, call_id, "answered", answer - arrival)
+        emit(done, call_id, "disposition", disp=DISPOSITION_KINDS[disposition])
+        if callback >= 0:
+            emit(done, call_id, "callback_requested")
+            emit(callback, call_id, "callback_made")
+    return out
+
+
+def _background_dispatches(
+    rng: np.random.Generator, s: Scenario, w: _Window, region: Region
+) -> list[_DispatchRow]:
+    """999 and hcp dispatches by population; 999 rises where 111 has failed (callers give up)."""
+    failed = w.failed & (region.code in s.failing_regions)
+    rate = s.daily_calls * DISPATCHES_999_PER_CALL * region.population_share * w.hour_share
+    rows: list[_DispatchRow] = []
+    for source, lifted in (
+        ("999", rate * (1 + REDIAL_999_UPLIFT * failed)),
+        ("hcp", rate * HCP_SHARE_OF_999),
+    ):
+        times = _arrivals(rng, lifted, w)
+        categories = _mix_index(rng, CATEGORY_MIX, times.size).tolist()
+        rows.extend((ms, source, None, k) for ms, k in zip(times.tolist(), categories, strict=True))
+    return rows
+
+
+def _region_events(
+    rng: np.random.Generator, s: Scenario, w: _Window, region: Region, prefix: str
+) -> list[Emitted]:
+    """One region's calls (ids numbered across its providers) and dispatches (incident ids)."""
+    batches = [_provider_calls(rng, s, w, region, p) for p in region.providers]
+    events: list[Emitted] = []
+    dispatches: list[_DispatchRow] = []
+    for b, ids in zip(batches, _call_ids(batches, prefix), strict=True):
+        events.extend(_call_events(region.code, b, ids, w.end_ms))
+        for i in np.flatnonzero(b.dispatch_ms >= 0).tolist():
+            dispatches.append((int(b.dispatch_ms[i]), "111", ids[i], int(b.category[i])))
+    dispatches.extend(_background_dispatches(rng, s, w, region))
+    dispatches.sort(key=lambda row: row[0])
+    for seq, (ms, source, call_id, k) in enumerate(dispatches, start=1):
+        if ms < w.end_ms:
+            incident = f"inc-{prefix.lower()}-{seq:07d}"
+            ev = DispatchEvent(incident, ms / 1000, region.code, source, CATEGORIES[k], call_id)
+            events.append(Emitted("dispatches", region.code, ms / 1000, ev))
+    return events
+
+
+def _prefixes(catalogue: Catalogue) -> dict[str, str]:
+    """Short id prefixes (north-west -> NW, london -> LO); numbered if initials would clash."""
+    short = {r.code: "".join(p[0] for p in r.code.split("-")) for r in catalogue.regions}
+    short = {c: (p if len(p) > 1 else c[:2]).upper() for c, p in short.items()}
+    if len(set(short.values())) < len(short):
+        return {r.code: f"R{i:02d}" for i, r in enumerate(catalogue.regions)}
+    return short
+
+
+def generate(scenario: Scenario, catalogue: Catalogue, seed: int) -> list[Emitted]:
+    """Every event of the scenario in event-time order (ties keep generation order).
+
+    Each region draws from its own child of `default_rng(seed)`, so the same seed gives the same
+    list and a change to one region's traffic leaves the others' draws alone.
+    """
+    unknown = set(scenario.failing_regions) - set(catalogue.codes())
+    if unknown:
+        raise ConfigError(
+            f"scenario {scenario.name!r}: failing regions {sorted(unknown)} not in the catalogue"
+        )
+    w = _window(scenario)
+    prefixes = _prefixes(catalogue)
+    rngs = np.random.default_rng(seed).spawn(len(catalogue.regions))
+    events: list[Emitted] = []
+    for region, rng in zip(catalogue.regions, rngs, strict=True):
+        events.extend(_region_events(rng, scenario, w, region, prefixes[region.code]))
+    events.sort(key=lambda e: e.ts_s)
+    return events
