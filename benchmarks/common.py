@@ -63,7 +63,7 @@ def bench_settings(state_dir: Path, workers: int, tag: str) -> Settings:
 def fresh_run(settings: Settings, run: str) -> Settings:
     """The same stack with a new app id and topic set: a worker that starts from nothing and
     reads only the events of this run."""
-    from streams.stack import launcher
+    from streams.stack import services
 
     suffix = f"{settings.app_id}-{run}"
     s = replace(
@@ -75,7 +75,7 @@ def fresh_run(settings: Settings, run: str) -> Settings:
         topic_overflow=f"overflow-{suffix}",
         topic_dead_letter=f"dead-letter-{suffix}",
     )
-    launcher.create_topics(s)
+    services.create_topics(s)
     return s
 
 
@@ -83,14 +83,14 @@ def fresh_run(settings: Settings, run: str) -> Settings:
 def private_stack(prefix: str, workers: int, tag: str) -> Iterator[Settings]:
     """Kafka, Prometheus, Alertmanager and the alert sink of this run (no workers), stopped on the
     way out whatever happens; the state directory is kept only if the body failed."""
-    from streams.stack import launcher
+    from streams.stack import launcher, services
 
     state = Path(tempfile.mkdtemp(prefix=prefix))
     settings = bench_settings(state, workers, tag)
     ok = False
     try:
         launcher.up(settings, with_workers=False)
-        launcher.create_topics(settings)
+        services.create_topics(settings)
         yield settings
         ok = True
     finally:

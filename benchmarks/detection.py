@@ -56,7 +56,7 @@ from detectors import baseline
 from detectors.spikes import DETECTORS, cusum, ears, ewma, poisson, threshold
 from streams.contract.catalogue import default_catalogue
 from streams.contract.records import CallEvent
-from streams.simulate import generator
+from streams.simulate import generator, scenarios
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -131,7 +131,7 @@ def generate_week(args: tuple[int, float, float, int]) -> tuple[int, list[str], 
     counts = np.zeros((len(KINDS), len(regions), n), dtype=np.int64)
     row = {r: i for i, r in enumerate(regions)}
     kind_row = {k: i for i, k in enumerate(KINDS)}
-    events = generator.generate(generator.normal(start_s, end_s - start_s), catalogue, seed)
+    events = generator.generate(scenarios.normal(start_s, end_s - start_s), catalogue, seed)
     for e in events:
         ev = e.event
         if isinstance(ev, CallEvent) and ev.event == "disposition":

@@ -66,7 +66,7 @@ from detectors.windows import CallObs, WindowConfig, closed_minute
 from streams.contract.catalogue import default_catalogue
 from streams.contract.records import CallEvent
 from streams.contract.thresholds import THRESHOLDS
-from streams.simulate import generator
+from streams.simulate import generator, scenarios
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -94,7 +94,7 @@ KINDS = frozenset({"offered", "answered", "abandoned"})
 class Job:
     family: str
     name: str
-    scenario: generator.Scenario
+    scenario: scenarios.Scenario
     seed: int
 
 
@@ -119,7 +119,7 @@ def jobs(seed: int, normal_weeks: int) -> list[Job]:
             day = FAILURE_DAY + timedelta(days=k)
             failure = day.replace(hour=hour).timestamp()
             start = failure - BEFORE_S
-            scenario = generator.Scenario(
+            scenario = scenarios.Scenario(
                 f"loss-{cap:g}-{hour:02d}h",
                 start,
                 BEFORE_S + AFTER_S,
@@ -135,7 +135,7 @@ def jobs(seed: int, normal_weeks: int) -> list[Job]:
         day = NORMAL_MONDAY + timedelta(days=d)
         start = day.timestamp() - WARMUP_MIN * 60
         end = (day + timedelta(days=1)).timestamp()
-        scenario = generator.normal(start, end - start)
+        scenario = scenarios.normal(start, end - start)
         name = f"normal-{day:%a-%d-%b}"
         out.append(Job("normal weeks", name, scenario, seed * 1000 + 500 + d))
     return out

@@ -42,8 +42,8 @@ Part 2, event -> stream alert.
 2. Which event causes which alert: the workers step the alert machines on each closed minute
    inside ``AnswerRateOps.apply``, when an event moves its region's watermark (newest event time
    - grace) past a minute, and send the Alert records at the end of the batch. The script feeds
-   the same event list, in the same order, to ``streams.offline.replay.Replayer`` (the same code as
-   the live path) and notes, for each Alert record (alert_id, state), the event after which it
+   the same event list, in the same order, to ``streams.offline.replayer.Replayer`` (the same code
+   as the live path) and notes, for each Alert record (alert_id, state), the event after which it
    appeared: the causing event.
 3. For each load in ``--alert-loads`` (multiples of national peak), a fresh worker (new app id
    and topic set, so it starts from nothing) reads the events as a producer thread sends them
@@ -101,8 +101,8 @@ if TYPE_CHECKING:
     from kafka import KafkaProducer
 
     from detectors.region_alerts import AlertEvent
-    from streams.simulate.generator import Emitted
-    from streams.stack.launcher import StackPaths
+    from streams.simulate.truth import Emitted
+    from streams.stack.processes import StackPaths
 
 log = structlog.get_logger("benchmarks.latency")
 
@@ -333,10 +333,10 @@ def national_peak(seed: int) -> tuple[float, str]:
     """Events per second (call events and dispatches) in the busiest whole hour of a generated
     Saturday evening at the generator's default 45,000 calls a day, and that hour."""
     from streams.contract.catalogue import default_catalogue
-    from streams.simulate import generator
+    from streams.simulate import generator, scenarios
 
     start = SATURDAY + timedelta(hours=16)
-    scenario = generator.normal(start.timestamp(), 6 * 3600)
+    scenario = scenarios.normal(start.timestamp(), 6 * 3600)
     events = generator.generate(scenario, default_catalogue(), seed)
     per_hour = collections.Counter(int((e.ts_s - start.timestamp()) // 3600) for e in events)
     # The first hour is left out: calls offered before the window start have no events in it.
@@ -375,10 +375,10 @@ class AlertResult:
 def alert_events(seed: int) -> list[Emitted]:
     """Six regions collapse for an hour on a Saturday morning: many alert episodes."""
     from streams.contract.catalogue import default_catalogue
-    from streams.simulate import generator
+    from streams.simulate import generator, scenarios
 
     start = ALERT_START.timestamp()
-    scenario = generator.Scenario(
+    scenario = scenarios.Scenario(
         "latency-alerts",
         start,
         ALERT_HOURS * 3600,
@@ -393,7 +393,7 @@ def causes(events: Sequence[Emitted], settings: Settings) -> list[Cause]:
     """Each Alert record the live path makes of `events` (in this order), with the event after
     which it appears: the replay runs the workers' own code (AnswerRateOps) one event at a time."""
     from streams.contract.catalogue import default_catalogue
-    from streams.offline.replay import Replayer
+    from streams.offline.replayer import Replayer
 
     replayer = Replayer(settings, default_catalogue())
     out: list[Cause] = []
@@ -534,7 +534,7 @@ def measure_alerts(
     drain_s: float,
 ) -> AlertResult:
     """One load: a fresh worker reads the events as they are sent; the alerts topic read back."""
-    from streams.stack import launcher
+    from streams.stack import processes, services
 
     s = fresh_run(base, f"alerts-{load:g}x-{uuid.uuid4().hex[:6]}")
     rate, fast_rate = load * peak, max(load, fast_load) * peak
@@ -547,9 +547,9 @@ def measure_alerts(
         trail_s=trail_s,
     )
     log.info("alert_run_started", load=load, events=len(events), planned_s=round(offsets[-1]))
-    name = launcher.worker_name(0)
-    launcher.start_worker(s, paths, 0)
-    pid = launcher.read_pid(paths, name) or -1
+    name = services.worker_name(0)
+    services.start_worker(s, paths, 0)
+    pid = processes.read_pid(paths, name) or -1
     url = f"http://127.0.0.1:{s.metrics_port}/metrics"
     try:
         sender = Sender(s, events, offsets, ready=lambda: events_counted(url) >= 1)
@@ -560,7 +560,7 @@ def measure_alerts(
             sender.join(timeout=1.0)
             if not running(pid):
                 raise RuntimeError(
-                    f"the worker exited; its log ends:\n{launcher.tail(paths.log(name))}"
+                    f"the worker exited; its log ends:\n{processes.tail(paths.log(name))}"
                 )
             if time.monotonic() - last_report >= 15:
                 last_report = time.monotonic()
@@ -572,7 +572,7 @@ def measure_alerts(
         seen = read_alerts(s, expected, time.monotonic() + drain_s)
         rss = peak_rss_mb(pid)
     finally:
-        launcher.stop_service(paths, name)
+        processes.stop_service(paths, name)
     latencies = [float(seen[c.key] - sender.sent_ms[c.index]) for c in found if c.key in seen]
     log.info("alert_run_done", load=load, alerts=len(found), seen=len(latencies))
     return AlertResult(
@@ -661,21 +661,21 @@ def metric_latencies(
     base: Settings, rates: Sequence[float], args: argparse.Namespace
 ) -> tuple[list[Result], float]:
     """Part 1 on its own worker (stopped at the end): a Result per rate, and its peak RSS."""
-    from streams.stack import launcher
+    from streams.stack import processes, services
 
     settings = replace(base, app_id=f"{base.app_id}-metrics")
     targets = marker_targets()
     url = f"http://127.0.0.1:{settings.metrics_port}/metrics"
-    paths = launcher.stack_paths(settings)
-    launcher.start_worker(settings, paths, 0)
-    pid = launcher.read_pid(paths, launcher.worker_name(0)) or -1
+    paths = processes.stack_paths(settings)
+    services.start_worker(settings, paths, 0)
+    pid = processes.read_pid(paths, services.worker_name(0)) or -1
     try:
         warm_s = warm_up(settings, url, targets, timeout_s=90)
         log.info("warmed_up", seconds=round(warm_s, 1))
         results = []
         for rate in rates:
             if not running(pid):
-                raise RuntimeError(f"the worker exited; log: {paths.log(launcher.worker_name(0))}")
+                raise RuntimeError(f"the worker exited; log: {paths.log(services.worker_name(0))}")
             results.append(
                 measure(
                     settings,
@@ -690,7 +690,7 @@ def metric_latencies(
             )
         return results, peak_rss_mb(pid)
     finally:
-        launcher.stop_service(paths, launcher.worker_name(0))
+        processes.stop_service(paths, services.worker_name(0))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -698,7 +698,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging("info", "console")
 
     from streams.contract.config import load_settings
-    from streams.stack import launcher
+    from streams.stack import processes
 
     began = time.monotonic()
     load_before = load_average()
@@ -718,7 +718,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         alert_results = [
             measure_alerts(
                 base,
-                launcher.stack_paths(base),
+                processes.stack_paths(base),
                 events,
                 found,
                 load=load,
@@ -748,7 +748,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     alert_notes = [
         "event -> stream alert: the Alert record's Kafka CreateTime (the worker's producer) - the "
         "causing event's send time (its record timestamp); causing event = the one",
-        "after which streams.offline.replay.Replayer emits that record, over the same "
+        "after which streams.offline.replayer.Replayer emits that record, over the same "
         f"{len(events):,} events (launch day, {len(FAILING)} regions failing, seed {args.seed}; "
         f"{len({c.index for c in found})} distinct causing events).",
         f"At 1x the events from {args.lead:g} s before to {args.trail:g} s after each causing "

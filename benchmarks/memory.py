@@ -77,8 +77,8 @@ from common import (
 
 if TYPE_CHECKING:
     from streams.contract.catalogue import Catalogue
-    from streams.simulate.generator import Emitted
-    from streams.stack.launcher import StackPaths
+    from streams.simulate.truth import Emitted
+    from streams.stack.processes import StackPaths
 
 log = structlog.get_logger("benchmarks.memory")
 
@@ -273,18 +273,18 @@ def soak(
     sample_s: float,
 ) -> Soak:
     """One worker, one catalogue: events played at `speed`, RSS sampled until all are counted."""
-    from streams.simulate import generator
-    from streams.stack import launcher
+    from streams.simulate import generator, scenarios
+    from streams.stack import processes, services
 
     regions = len(catalogue.regions)
     providers = len(catalogue.pairs())
     s = replace(fresh_run(base, f"mem-{regions}r-{uuid.uuid4().hex[:6]}"), catalogue=catalogue_file)
     t = time.monotonic()
-    events = generator.generate(generator.normal(START.timestamp(), hours * 3600), catalogue, seed)
+    events = generator.generate(scenarios.normal(START.timestamp(), hours * 3600), catalogue, seed)
     log.info("generated", regions=regions, events=len(events), seconds=round(time.monotonic() - t))
-    name = launcher.worker_name(0)
-    launcher.start_worker(s, paths, 0)
-    pid = launcher.read_pid(paths, name) or -1
+    name = services.worker_name(0)
+    services.start_worker(s, paths, 0)
+    pid = processes.read_pid(paths, name) or -1
     player = Player(events, s, speed)
     try:
         player.start()
@@ -299,10 +299,10 @@ def soak(
         peak = peak_rss_mb(pid)
     except RuntimeError as exc:
         raise RuntimeError(
-            f"{exc}; the worker's log ends:\n{launcher.tail(paths.log(name))}"
+            f"{exc}; the worker's log ends:\n{processes.tail(paths.log(name))}"
         ) from exc
     finally:
-        launcher.stop_service(paths, name)
+        processes.stop_service(paths, name)
     label = f"{regions} regions, {providers} providers"
     log.info("soak_done", catalogue=label, end_rss_mb=samples[-1].rss_mb, peak_rss_mb=peak)
     return Soak(label, regions, providers, len(events), player.seconds, samples, peak, speed)
@@ -379,14 +379,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging("info", "console")
 
     from streams.contract.catalogue import default_catalogue, parse_catalogue
-    from streams.stack import launcher
+    from streams.stack import processes
 
     began = time.monotonic()
     load_before = load_average()
     idle_mb = idle_reference_mb()
     log.info("idle_reference", rss_mb=round(idle_mb))
     with private_stack("surge-memory-", 1, uuid.uuid4().hex[:8]) as base:
-        paths = launcher.stack_paths(base)
+        paths = processes.stack_paths(base)
         copied = paths.root / "catalogue-copies.toml"
         copied.write_text(copied_catalogue_toml(args.copies), encoding="utf-8")
         catalogues = [

@@ -12,7 +12,7 @@ Run: ``.venv/bin/python benchmarks/overflow.py [--seed 1 --normal-weeks 1 --batc
    ``--normal-weeks`` normal weeks (every region; one job per day from two hours before London
    midnight, so that each day's windows are full when it starts; activations in those two
    hours are not counted).
-2. Replays each through the live path's code (``streams.offline.replay.Replayer``:
+2. Replays each through the live path's code (``streams.offline.replayer.Replayer``:
    validation, event-time windows, the breach forecast) and takes each region's status record
    (``detectors.answer_rates.region_status``, what the answer-rate agent publishes to
    ``<app id>-region-status``): at every closed minute (``--batch 0``, what ``on_view`` hands
@@ -48,9 +48,9 @@ from detectors.overflow import PolicyParams
 from streams.contract.catalogue import default_catalogue
 from streams.contract.config import load_settings
 from streams.contract.logs import configure_logging
-from streams.offline.replay import Replayer
+from streams.offline.replayer import Replayer
 from streams.overflow.policy import Policy
-from streams.simulate import generator
+from streams.simulate import generator, scenarios
 
 LONDON = ZoneInfo("Europe/London")
 GOOD_FRIDAY_2013_08Z = 1364544000.0
@@ -70,7 +70,7 @@ FORECAST_REASON = "forecast to breach"  # in the reason of a rule 2b activate
 class Job:
     family: str  # "launch" or "normal"
     name: str
-    scenario: generator.Scenario
+    scenario: scenarios.Scenario
     seed: int
     count_from_s: float  # activations before this are warm-up
 
@@ -89,18 +89,18 @@ class Activation:
 def jobs(seed: int, normal_weeks: int) -> list[Job]:
     start = GOOD_FRIDAY_2013_08Z
     test_day = replace(
-        generator.launch_day(start, 5 * 3600, failure_after_s=3600),
+        scenarios.launch_day(start, 5 * 3600, failure_after_s=3600),
         recovery_start_s=start + 2.5 * 3600,
     )
     out = [Job("launch", "test_overflow (seed 13)", test_day, 13, start)]
     for s in (2013, 1, 2, 3):
-        day = generator.launch_day(start, 6 * 3600, failure_after_s=3600)
+        day = scenarios.launch_day(start, 6 * 3600, failure_after_s=3600)
         out.append(Job("launch", f"launch day seed {s}", day, s, start))
     for d in range(7 * normal_weeks):
         midnight = NORMAL_MONDAY + timedelta(days=d)
         begin = midnight.timestamp() - WARMUP_S
         end = (midnight + timedelta(days=1)).timestamp()
-        scenario = generator.normal(begin, end - begin)
+        scenario = scenarios.normal(begin, end - begin)
         name = f"normal {midnight:%a %d %b}"
         out.append(Job("normal", name, scenario, seed * 1000 + 500 + d, midnight.timestamp()))
     return out

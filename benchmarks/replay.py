@@ -57,12 +57,12 @@ def ours(path: str, rows: bool, jobs: int = 1) -> tuple[int, float, float]:
     from streams.contract.catalogue import default_catalogue
     from streams.contract.config import load_settings
     from streams.contract.logs import configure_logging
-    from streams.offline import replay
+    from streams.offline import replay, replayer
 
     configure_logging("warning", "console")
     kept = [0]
 
-    def on_minute(row: replay.MinuteRow) -> None:
+    def on_minute(row: replayer.MinuteRow) -> None:
         kept[0] += 1
 
     t0 = time.perf_counter()
@@ -138,12 +138,12 @@ def main() -> int:
     args = p.parse_args()
 
     from streams.contract.catalogue import default_catalogue
-    from streams.simulate import generator, play
+    from streams.simulate import generator, play, scenarios
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.jsonl"
         events = generator.generate(
-            generator.normal(WEDNESDAY_2024_03_06, args.days * DAY_S, args.daily_calls),
+            scenarios.normal(WEDNESDAY_2024_03_06, args.days * DAY_S, args.daily_calls),
             default_catalogue(),
             args.seed,
         )

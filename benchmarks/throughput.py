@@ -79,8 +79,8 @@ from common import (
 )
 
 if TYPE_CHECKING:
-    from streams.simulate.generator import Emitted
-    from streams.stack.launcher import StackPaths
+    from streams.simulate.truth import Emitted
+    from streams.stack.processes import StackPaths
 
 log = structlog.get_logger("benchmarks.throughput")
 
@@ -108,11 +108,11 @@ def call_events(n: int, seed: int) -> list[Emitted]:
     """The first `n` call events of normal traffic from START, in event-time order."""
     # Imported here, as the stack's modules are: the reference child process stays small.
     from streams.contract.catalogue import default_catalogue
-    from streams.simulate import generator
+    from streams.simulate import generator, scenarios
 
     hours = max(1, math.ceil(1.1 * n / CALLS_PER_HOUR_GUESS))
     while True:
-        scenario = generator.normal(START.timestamp(), hours * 3600.0)
+        scenario = scenarios.normal(START.timestamp(), hours * 3600.0)
         generated = generator.generate(scenario, default_catalogue(), seed)
         events = [e for e in generated if e.topic == "calls"]
         if len(events) >= n:
@@ -228,9 +228,9 @@ def watch(
 ) -> tuple[list[Observation], list[int]]:
     """Poll the workers' /metrics every POLL_SECONDS until they have applied or rejected `n`
     events or the deadline passes: the observations, and the workers' pids."""
-    from streams.stack import launcher
+    from streams.stack import processes
 
-    pids = [launcher.read_pid(paths, name) or -1 for name in names]
+    pids = [processes.read_pid(paths, name) or -1 for name in names]
     samples: list[Observation] = []
     seen: set[int] = set()
     last_report = time.monotonic()
@@ -239,7 +239,7 @@ def watch(
         for name, pid in zip(names, pids, strict=True):
             if not running(pid):
                 raise RuntimeError(
-                    f"{name} exited; its log ends:\n{launcher.tail(paths.log(name))}"
+                    f"{name} exited; its log ends:\n{processes.tail(paths.log(name))}"
                 )
         counts = [counted_events(url, topic) for url in urls]
         t1 = time.monotonic()
@@ -268,26 +268,26 @@ def watch(
 def run_workers(settings: Settings, count: int, n: int, timeout_s: float, loop: str) -> Row:
     """`count` workers on a fresh app id, on event loop `loop` (SURGE_EVENT_LOOP), polled until
     they have counted all `n` events."""
-    from streams.stack import launcher
+    from streams.stack import processes, services
 
     s = replace(
         settings,
         app_id=f"{settings.app_id}-w{count}-{loop}-{uuid.uuid4().hex[:6]}",
         event_loop=loop,
     )
-    paths = launcher.stack_paths(s)
-    names = [launcher.worker_name(i) for i in range(count)]
+    paths = processes.stack_paths(s)
+    names = [services.worker_name(i) for i in range(count)]
     urls = [f"http://127.0.0.1:{s.metrics_port + i}/metrics" for i in range(count)]
     log.info("workers_starting", workers=count, app_id=s.app_id, event_loop=loop)
     began = time.monotonic()
     try:
         for i in range(count):  # started together, so they join the group in one round
-            launcher.start_worker(s, paths, i, wait=False)
+            services.start_worker(s, paths, i, wait=False)
         samples, pids = watch(paths, names, urls, s.topic_calls, n=n, deadline=began + timeout_s)
         rss = sum(peak_rss_mb(pid) for pid in pids)  # before they stop
     finally:
         for name in names:
-            launcher.stop_service(paths, name)
+            processes.stop_service(paths, name)
     counting = [o for o in samples if o.all_counting]
     if len(counting) < 2:
         raise RuntimeError(f"{count} worker(s) counted {samples[-1:]} of {n} events in time")

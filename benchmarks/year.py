@@ -62,14 +62,14 @@ class Run:
 
 def generate(path: Path, months: int, daily_calls: float, seed: int) -> int:
     from streams.contract.catalogue import default_catalogue
-    from streams.simulate import generator, play
+    from streams.simulate import generator, play, scenarios
 
     n = 0
     with path.open("wb") as out:
         for i in range(months):
             chunk = path.with_suffix(f".{i}.jsonl")
             events = generator.generate(
-                generator.normal(START_S + i * CHUNK_HOURS * 3600, CHUNK_HOURS * 3600, daily_calls),
+                scenarios.normal(START_S + i * CHUNK_HOURS * 3600, CHUNK_HOURS * 3600, daily_calls),
                 default_catalogue(),
                 seed + i,
             )

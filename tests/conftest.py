@@ -16,7 +16,8 @@ import pytest
 from streams.contract.config import load_settings
 from streams.contract.logs import configure_logging
 from streams.contract.settings import Settings
-from streams.stack import launcher
+from streams.stack import launcher, processes
+from streams.stack import services as stack_services
 from streams.stack.ports import free_port, free_port_range
 
 configure_logging("info", "console")
@@ -69,13 +70,13 @@ def isolated(services: Settings) -> Iterator[Settings]:
         topic_overflow=f"overflow-{tag}",
         topic_dead_letter=f"dead-letter-{tag}",
     )
-    launcher.create_topics(s)
-    paths = launcher.stack_paths(s)
+    stack_services.create_topics(s)
+    paths = processes.stack_paths(s)
     try:
         yield s
     finally:
         for pid_file in sorted(paths.pids.glob("worker-*.pid")):
-            launcher.stop_service(paths, pid_file.stem)
+            processes.stop_service(paths, pid_file.stem)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

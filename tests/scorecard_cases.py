@@ -13,7 +13,8 @@ from streams.contract.config import load_settings
 from streams.offline import scorecard
 from streams.offline.replay import replay_file
 from streams.overflow.policy import Policy
-from streams.simulate import generator, play
+from streams.simulate import generator, play, scenarios
+from streams.simulate.truth import Emitted
 
 GOOD_FRIDAY_2013_08Z = 1364544000.0
 HOURS = 3
@@ -21,9 +22,9 @@ FAILING = frozenset({"north-west", "west-midlands"})
 
 
 @cache
-def launch_day_events() -> tuple[generator.Emitted, ...]:
+def launch_day_events() -> tuple[Emitted, ...]:
     """Good Friday 2013 from 08:00 UTC, 3 h, NW and WM losing capacity after 1 h (seed 2013)."""
-    scenario = generator.launch_day(GOOD_FRIDAY_2013_08Z, HOURS * 3600, failure_after_s=3600)
+    scenario = scenarios.launch_day(GOOD_FRIDAY_2013_08Z, HOURS * 3600, failure_after_s=3600)
     return tuple(generator.generate(scenario, default_catalogue(), seed=2013))
 
 

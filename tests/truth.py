@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from streams.contract.records import CallEvent
-from streams.simulate.generator import Emitted, GroundTruth
+from streams.simulate.truth import Emitted, GroundTruth
 
 WINDOWS_MINUTES = (15, 60)
 GRACE_SECONDS = 120.0

@@ -26,7 +26,7 @@ from streams.contract.records import format_ts
 from streams.contract.settings import Settings
 from streams.contract.thresholds import THRESHOLDS, Thresholds, load_thresholds
 from streams.engine.alerting import encode_alert
-from streams.offline import replay, signals
+from streams.offline import replay, replayer, signals
 from streams.offline.tables import FIGURE_COLUMNS, episodes, figure_rows, render_table
 
 log = structlog.get_logger(__name__)
@@ -85,7 +85,7 @@ def _run(
     settings: Settings,
     thresholds: Thresholds,
     on_view: Any = None,
-) -> replay.ReplayResult:
+) -> replayer.ReplayResult:
     catalogue: Catalogue = load_catalogue(Path(settings.catalogue) if settings.catalogue else None)
     progress = not args.no_progress
     if (args.file is None) == (args.topic is None):

@@ -69,7 +69,7 @@ def _scorecard_args(c: argparse.ArgumentParser) -> None:
 
 
 def cmd_scorecard(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.offline import scorecard
+    from streams.offline import scorecard, scorecard_report
 
     try:
         standards = scorecard.commissioned_standards(args.callback_standard)
@@ -101,7 +101,7 @@ def cmd_scorecard(args: argparse.Namespace, settings: Settings) -> int:
         overflow_topic=overflow_topic,
         jobs=args.jobs,
     )
-    scorecard.write(result, catalogue, args.out)
+    scorecard_report.write(result, catalogue, args.out)
     failing = sorted({f"{r.region}/{r.provider}" for r in result.rows if r.result == "fail"})
     below = sorted({f"{r.region}/{r.provider}" for r in result.rows if r.result == "warning"})
     log.info("scorecard_done", rows=len(result.rows), failing=failing, below_standard=below)

@@ -58,21 +58,22 @@ def default_scenario_args(seed: int) -> argparse.Namespace:
 
 
 def scenario(args: argparse.Namespace) -> Any:
-    from streams.simulate import generator
+    from streams.simulate import scenarios
 
     start_s = instant(args.start, "--start") // 60 * 60
     if args.hours <= 0:
         raise ConfigError("--hours must be > 0")
     duration = args.hours * 3600
     if args.scenario == "launch-day":
-        return generator.launch_day(
+        return scenarios.launch_day(
             start_s, duration, args.failure_after_hours * 3600, daily_calls=args.daily_calls
         )
-    return generator.normal(start_s, duration, daily_calls=args.daily_calls)
+    return scenarios.normal(start_s, duration, daily_calls=args.daily_calls)
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     from streams.simulate import generator, play
+    from streams.simulate.truth import ground_truth
 
     catalogue = load_catalogue(Path(settings.catalogue) if settings.catalogue else None)
     events = generator.generate(scenario(args), catalogue, args.seed)
@@ -81,7 +82,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         play.write_jsonl(events, args.out)
         log.info("simulate_wrote_events", path=str(args.out))
     if args.truth:
-        play.write_truth(generator.ground_truth(events), args.truth)
+        play.write_truth(ground_truth(events), args.truth)
         log.info("simulate_wrote_truth", path=str(args.truth))
     if not args.no_produce:
         play.produce(events, settings, speed=args.speed)
@@ -89,13 +90,13 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_baseline(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.simulate import generator, history
+    from streams.simulate import generator, history, scenarios
 
     start = instant(args.start, "--start") // 60 * 60
     if args.weeks < 1:
         raise ConfigError("--weeks must be at least 1")
     catalogue = load_catalogue(Path(settings.catalogue) if settings.catalogue else None)
-    scenario = generator.normal(start, args.weeks * 7 * 86400)
+    scenario = scenarios.normal(start, args.weeks * 7 * 86400)
     events = generator.generate(scenario, catalogue, args.seed)
     history.write_baselines(history.learn_baselines(events), args.out)
     return 0

@@ -13,7 +13,7 @@ from streams.cli.simulate import default_scenario_args, scenario
 from streams.contract.catalogue import load_catalogue
 from streams.contract.config import load_settings
 from streams.contract.settings import Settings
-from streams.stack import launcher
+from streams.stack import launcher, processes
 
 log = structlog.get_logger(__name__)
 
@@ -96,7 +96,7 @@ def _print_where_to_look(settings: Settings) -> None:
         alerts_received=f"http://127.0.0.1:{settings.alert_sink_port}/alerts",
         metrics=[f"http://127.0.0.1:{p}/metrics" for p in settings.worker_metrics_ports()],
         dead_letter_topic=settings.topic_dead_letter,
-        logs=str(launcher.stack_paths(settings).logs),
+        logs=str(processes.stack_paths(settings).logs),
     )
 
 

@@ -5,9 +5,8 @@ inputs (the latest figures of every region, the operator overrides), its state, 
 
 Inputs, both one partition, so one worker owns the policy (Faust's assignor gives partition 0 of
 every co-subscribed one-partition topic to the same worker):
-- `<app id>-region-status` (streams.engine.answer_rates): each region's latest figures (service
-levels,
-  calls waiting, calls offered and the breach forecast, null when none is coming);
+- `<app id>-region-status` (streams.live.answer_rates): each region's latest figures (service
+  levels, calls waiting, calls offered and the breach forecast, null when none is coming);
 - `<app id>-overflow-requests`: operator requests from `surge-monitor overflow ...` and the HTTP
   API (streams.overflow.api), JSON `OperatorRequest`s.
 
@@ -30,12 +29,11 @@ per region, and the offset of the last input applied from each topic) is checkpo
 of inputs to a compacted one-partition topic (`<app id>-overflow-checkpoints`), through the app's
 producer before the batch is acked, as streams.live.region_engine does for the windows. A worker
 given the partition reads it back before its first input; inputs at or below the checkpointed
-offsets are
-skipped. So a restart or a rebalance resumes mid-timer: a pending breach, a releasing recovery and
-the dwell clock carry on instead of restarting (rebuilding from the commands on `surge.overflow`
-alone would lose the pending timers and the figures, and delay or repeat decisions; tested by
-killing both workers mid-day in tests/integration/test_overflow.py). A crash between a command
-and its checkpoint re-issues the same decision with the same `command_id`, so consumers
+offsets are skipped. So a restart or a rebalance resumes mid-timer: a pending breach, a releasing
+recovery and the dwell clock carry on instead of restarting (rebuilding from the commands on
+`surge.overflow` alone would lose the pending timers and the figures, and delay or repeat decisions;
+tested by killing both workers mid-day in tests/integration/test_overflow.py). A crash between a
+command and its checkpoint re-issues the same decision with the same `command_id`, so consumers
 de-duplicate on it.
 
 Acknowledgements: `ack` republishes the region's current command unchanged but for

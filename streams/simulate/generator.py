@@ -31,9 +31,8 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -43,7 +42,9 @@ import numpy.typing as npt
 
 from streams.contract.catalogue import Catalogue, Provider, Region
 from streams.contract.errors import ConfigError
-from streams.contract.records import CallEvent, DispatchEvent, format_ts
+from streams.contract.records import CallEvent, DispatchEvent
+from streams.simulate.scenarios import Scenario
+from streams.simulate.truth import TARGET_ANSWER_S, Emitted
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -56,8 +57,6 @@ WEEKEND_FACTOR: Final = 2.2
 MEAN_HANDLE_S: Final = 480.0
 HANDLE_SIGMA: Final = 0.5  # lognormal shape of the call handler's triage time
 MEAN_PATIENCE_S: Final = 300.0
-TARGET_ANSWER_S: Final = 60.0  # NHS 111 minimum data set: answered within 60 s
-ABANDON_AFTER_S: Final = 30.0  # and abandoned after 30 s
 # Erlang C ignores abandonment (callers who hang up free the queue), so a rota built to 75 % on
 # paper measures 94-96 % answered within 60 s with MEAN_PATIENCE_S (tuned: test_simulate.py).
 ERLANG_C_TARGET: Final = 0.75
@@ -78,108 +77,6 @@ STAFFED_TAIL_MIN: Final = 240  # rota kept past the window so queued calls still
 NEVER_MS: Final = 2**62
 
 _DispatchRow = tuple[int, str, str | None, int]  # ms, source, linked call_id, category index
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """A day to generate. Times are UTC epoch seconds; the rota is cut at the first whole minute
-    at or after `failure_start_s`, and triage changes for calls answered from that instant."""
-
-    name: str
-    start_s: float
-    duration_s: float
-    failing_regions: tuple[str, ...] = ()
-    failure_start_s: float | None = None
-    capacity_left: float = 0.3
-    daily_calls: float = 45_000.0
-    # Capacity back to normal from the first whole minute at or after this (None: never).
-    recovery_start_s: float | None = None
-
-
-def launch_day(
-    start_s: float, duration_s: float, failure_after_s: float, daily_calls: float = 45_000.0
-) -> Scenario:
-    """Good Friday 2013: North West and West Midlands lose most of their capacity."""
-    return Scenario(
-        "launch-day",
-        start_s,
-        duration_s,
-        failing_regions=("north-west", "west-midlands"),
-        failure_start_s=start_s + failure_after_s,
-        daily_calls=daily_calls,
-    )
-
-
-def normal(start_s: float, duration_s: float, daily_calls: float = 45_000.0) -> Scenario:
-    return Scenario("normal", start_s, duration_s, daily_calls=daily_calls)
-
-
-@dataclass(frozen=True)
-class Emitted:
-    topic: str
-    key: str
-    ts_s: float
-    event: CallEvent | DispatchEvent
-
-
-@dataclass
-class GroundTruth:
-    """Exact counts of what was emitted: the oracle the integration tests compare metrics with."""
-
-    counts: Counter[tuple[str, str, int, str]] = field(default_factory=Counter)
-
-    def add(self, e: Emitted) -> None:
-        minute = math.floor(e.ts_s / 60) * 60
-        ev = e.event
-        if isinstance(ev, DispatchEvent):
-            self.counts[(ev.region, "-", minute, f"dispatch:{ev.source}:{ev.category}")] += 1
-            return
-        name = f"disposition:{ev.disposition}" if ev.event == "disposition" else ev.event
-        self.counts[(ev.region, ev.provider, minute, name)] += 1
-        wait = ev.wait_seconds
-        if wait is not None and ev.event == "answered" and wait <= TARGET_ANSWER_S:
-            self.counts[(ev.region, ev.provider, minute, "answered_within_60")] += 1
-        elif wait is not None and ev.event == "abandoned" and wait > ABANDON_AFTER_S:
-            self.counts[(ev.region, ev.provider, minute, "abandoned_after_30")] += 1
-
-    def total(
-        self,
-        region: str | None = None,
-        name: str = "offered",
-        *,
-        since_s: float | None = None,
-        until_s: float | None = None,
-    ) -> int:
-        """Sum over providers and minutes; `since_s`/`until_s` select minutes in [since, until)."""
-        return sum(
-            n
-            for (r, _p, minute, nm), n in self.counts.items()
-            if nm == name
-            and (region is None or r == region)
-            and (since_s is None or minute >= since_s)
-            and (until_s is None or minute < until_s)
-        )
-
-    def series(self, region: str, name: str) -> dict[int, int]:
-        """Per-minute counts of one region (all providers), for comparing with 1-minute buckets."""
-        out: Counter[int] = Counter()
-        for (r, _p, minute, nm), n in self.counts.items():
-            if r == region and nm == name:
-                out[minute] += n
-        return dict(sorted(out.items()))
-
-    def to_rows(self) -> list[dict[str, object]]:
-        return [
-            {"region": r, "provider": p, "minute": format_ts(m), "name": nm, "count": n}
-            for (r, p, m, nm), n in sorted(self.counts.items())
-        ]
-
-
-def ground_truth(events: Iterable[Emitted]) -> GroundTruth:
-    truth = GroundTruth()
-    for e in events:
-        truth.add(e)
-    return truth
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import structlog
 
 from detectors import baseline, referrals
 from streams.contract.records import CallEvent
-from streams.simulate.generator import Emitted
+from streams.simulate.truth import Emitted
 
 log = structlog.get_logger(__name__)
 

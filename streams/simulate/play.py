@@ -16,7 +16,7 @@ from kafka import KafkaProducer
 
 from streams.contract.kafka_security import client_kwargs, explained
 from streams.contract.settings import Settings
-from streams.simulate.generator import Emitted, GroundTruth
+from streams.simulate.truth import Emitted, GroundTruth
 
 log = structlog.get_logger(__name__)
 

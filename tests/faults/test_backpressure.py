@@ -13,9 +13,9 @@ from dataclasses import replace
 
 from streams.contract.records import CallEvent
 from streams.contract.settings import Settings
-from streams.simulate import generator, play
-from streams.simulate.generator import Emitted
-from streams.stack import launcher
+from streams.simulate import generator, play, scenarios
+from streams.simulate.truth import Emitted
+from streams.stack import processes, services
 from tests.faults.test_faults import counted, report, truth_counts
 from tests.harness import consumer_lag, group_assignment, peak_rss_mb, poll, prom_vector
 from tests.integration.test_answer_rates import (
@@ -38,7 +38,7 @@ RSS_LIMIT_MB = 400
 def stretch(tag: str, start_s: float, minutes: int, daily_calls: float, seed: int) -> list[Emitted]:
     """Generated traffic with its ids prefixed by `tag`: each generation numbers its calls and
     incidents from 1, so stretches generated apart would share ids (and be deduplicated)."""
-    scenario = generator.normal(start_s, minutes * 60.0, daily_calls=daily_calls)
+    scenario = scenarios.normal(start_s, minutes * 60.0, daily_calls=daily_calls)
     out: list[Emitted] = []
     for e in generator.generate(scenario, CATALOGUE, seed):
         ev = e.event
@@ -86,8 +86,8 @@ def test_burst_of_10x_traffic_and_unresolved_calls_drain_expire_and_stay_bounded
     normal_per_min, burst_per_min = len(normal) / 30, len(burst) / 10
     assert 8 < burst_per_min / normal_per_min < 12  # the generator gives a 10x burst
 
-    paths = launcher.stack_paths(s)
-    launcher.start_worker(s, paths, 0)
+    paths = processes.stack_paths(s)
+    services.start_worker(s, paths, 0)
     joined = poll(lambda: group_assignment(s, s.topic_calls), bool, 60)
     assert joined, "the worker did not join its consumer group"
     since = time.time()
@@ -133,7 +133,7 @@ def test_burst_of_10x_traffic_and_unresolved_calls_drain_expire_and_stay_bounded
     window = f"{int(time.time() - since) + 1}s"
     peak = prom_vector(s, f"max_over_time(sum({waiting_expr})[{window}:1s])").get((), 0.0)
     assert poll(lambda: consumer_lag(s, inputs), lambda n: n == 0, 60) == 0
-    pid = launcher.read_pid(paths, "worker-0")
+    pid = processes.read_pid(paths, "worker-0")
     assert pid is not None
     rss_mb = peak_rss_mb(pid)
 

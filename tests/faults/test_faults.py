@@ -11,9 +11,9 @@ from dataclasses import replace
 
 from streams.contract.catalogue import default_catalogue
 from streams.contract.settings import Settings
-from streams.simulate import generator, play
-from streams.simulate.generator import Emitted
-from streams.stack import launcher
+from streams.simulate import generator, play, scenarios
+from streams.simulate.truth import Emitted, ground_truth
+from streams.stack import processes, services
 from tests.harness import poll, prom_vector
 
 GOOD_FRIDAY_2013_08Z = 1364544000.0
@@ -21,13 +21,13 @@ OUTAGE_SECONDS = 30
 
 
 def traffic(seed: int) -> list[Emitted]:
-    scenario = generator.launch_day(GOOD_FRIDAY_2013_08Z, 3 * 3600, failure_after_s=3600)
+    scenario = scenarios.launch_day(GOOD_FRIDAY_2013_08Z, 3 * 3600, failure_after_s=3600)
     return generator.generate(scenario, default_catalogue(), seed)
 
 
 def truth_counts(events: list[Emitted]) -> dict[tuple[str, ...], int]:
     out: Counter[tuple[str, ...]] = Counter()
-    for (region, provider, _, name), n in generator.ground_truth(events).counts.items():
+    for (region, provider, _, name), n in ground_truth(events).counts.items():
         if name in ("offered", "answered", "abandoned"):
             out[(region, provider, name)] += n
     return dict(out)
@@ -55,15 +55,15 @@ def test_rebalance_two_to_one_and_back_to_two_counts_exactly(isolated: Settings)
     s = replace(isolated, batch_max_events=200)
     events = traffic(seed=21)
     calls = sum(1 for e in events if e.topic == "calls")
-    paths = launcher.stack_paths(s)
-    launcher.start_worker(s, paths, 0)
-    launcher.start_worker(s, paths, 1)
+    paths = processes.stack_paths(s)
+    services.start_worker(s, paths, 0)
+    services.start_worker(s, paths, 1)
     producer = threading.Thread(target=play.produce, args=(events, s), kwargs={"speed": 400.0})
     producer.start()
     assert poll(lambda: processed(s), lambda n: n > calls / 4, 120, 0.5) > calls / 4
-    launcher.stop_service(paths, "worker-1")  # 2 -> 1: its partitions move to worker-0
+    processes.stop_service(paths, "worker-1")  # 2 -> 1: its partitions move to worker-0
     assert poll(lambda: processed(s), lambda n: n > calls / 2, 120, 0.5) > calls / 2
-    launcher.start_worker(s, paths, 1)  # 1 -> 2: half of them move back
+    services.start_worker(s, paths, 1)  # 1 -> 2: half of them move back
     producer.join(timeout=120)
     want = truth_counts(events)
     got = poll(lambda: counted(s), lambda g: g == want, timeout_s=180, interval_s=1)
@@ -79,15 +79,15 @@ def test_broker_down_for_30_seconds_mid_stream_workers_reconnect_and_count_exact
     events = traffic(seed=22)
     calls = sum(1 for e in events if e.topic == "calls")
     half = len(events) // 2
-    paths = launcher.stack_paths(s)
-    launcher.start_worker(s, paths, 0)
-    launcher.start_worker(s, paths, 1)
+    paths = processes.stack_paths(s)
+    services.start_worker(s, paths, 0)
+    services.start_worker(s, paths, 1)
     play.produce(events[:half], s)
     first = sum(1 for e in events[:half] if e.topic == "calls")
     assert poll(lambda: processed(s), lambda n: n >= first, 120, 0.5) >= first
-    launcher.stop_service(paths, "kafka")
+    processes.stop_service(paths, "kafka")
     time.sleep(OUTAGE_SECONDS)  # the fault itself lasts 30 s; not a wait for a condition
-    launcher.start_kafka(s, paths)
+    services.start_kafka(s, paths)
     play.produce(events[half:], s)
     want = truth_counts(events)
     got = poll(lambda: counted(s), lambda g: g == want, timeout_s=240, interval_s=1)
@@ -101,8 +101,8 @@ def test_prometheus_restart_keeps_series_and_counters_never_reset(isolated: Sett
     s = isolated
     events = traffic(seed=23)
     half = len(events) // 2
-    paths = launcher.stack_paths(s)
-    launcher.start_worker(s, paths, 0)
+    paths = processes.stack_paths(s)
+    services.start_worker(s, paths, 0)
 
     # Earlier tests' workers exported the same series on this port: look only after this one's.
     def fresh() -> bool:
@@ -114,8 +114,8 @@ def test_prometheus_restart_keeps_series_and_counters_never_reset(isolated: Sett
     play.produce(events[:half], s)
     first = truth_counts(events[:half])
     assert poll(lambda: counted(s), lambda g: g == first, timeout_s=120, interval_s=1) == first
-    launcher.stop_service(paths, "prometheus")
-    launcher.start_prometheus(s, paths)
+    processes.stop_service(paths, "prometheus")
+    services.start_prometheus(s, paths)
     play.produce(events[half:], s)
     want = truth_counts(events)
     got = poll(lambda: counted(s), lambda g: g == want, timeout_s=180, interval_s=1)

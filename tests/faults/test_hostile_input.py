@@ -19,8 +19,9 @@ from kafka import KafkaProducer
 
 from streams.contract.catalogue import default_catalogue
 from streams.contract.settings import Settings
-from streams.simulate import generator
-from streams.stack import launcher
+from streams.simulate import generator, scenarios
+from streams.simulate.truth import ground_truth
+from streams.stack import processes, services
 from tests.harness import poll, prom_vector, read_topic
 
 GOOD_FRIDAY_2013_08Z = 1364544000.0
@@ -64,7 +65,7 @@ def test_100k_hostile_events_are_dead_lettered_and_the_valid_ones_counted_once(
     """100k bad events: each dead-lettered with a reason; valid ones (and replays) count once."""
     s = isolated
     rng = random.Random(2013)
-    scenario = generator.launch_day(GOOD_FRIDAY_2013_08Z, 2 * 3600, failure_after_s=3600)
+    scenario = scenarios.launch_day(GOOD_FRIDAY_2013_08Z, 2 * 3600, failure_after_s=3600)
     valid = [e for e in generator.generate(scenario, default_catalogue(), 5) if e.topic == "calls"]
     mutations = _mutations(rng)
     # Valid events keep their order (so none falls behind the grace); each tenth one is delivered
@@ -89,9 +90,9 @@ def test_100k_hostile_events_are_dead_lettered_and_the_valid_ones_counted_once(
         producer.send(s.topic_calls, key=key, value=value)
     producer.flush()
     producer.close()
-    paths = launcher.stack_paths(s)
-    launcher.start_worker(s, paths, 0)
-    launcher.start_worker(s, paths, 1)
+    paths = processes.stack_paths(s)
+    services.start_worker(s, paths, 0)
+    services.start_worker(s, paths, 1)
 
     def results() -> dict[tuple[str, ...], float]:
         return prom_vector(
@@ -104,7 +105,7 @@ def test_100k_hostile_events_are_dead_lettered_and_the_valid_ones_counted_once(
     assert done.get(("duplicate",)) == replays
 
     truth: Counter[tuple[str, ...]] = Counter()
-    for (region, provider, _, name), n in generator.ground_truth(valid).counts.items():
+    for (region, provider, _, name), n in ground_truth(valid).counts.items():
         if name in ("offered", "answered", "abandoned"):
             truth[(region, provider, name)] += n
     got = prom_vector(s, "surge_calls_total > 0", "region", "provider", "outcome")
@@ -115,7 +116,7 @@ def test_100k_hostile_events_are_dead_lettered_and_the_valid_ones_counted_once(
     assert len(dead) == BAD_EVENTS and all(reasons)
     peak_mb = []
     for i in (0, 1):
-        pid = launcher.read_pid(paths, f"worker-{i}")
+        pid = processes.read_pid(paths, f"worker-{i}")
         assert pid is not None
         status = Path(f"/proc/{pid}/status").read_text()
         peak_mb.append(int(status.split("VmHWM:")[1].split()[0]) / 1024)

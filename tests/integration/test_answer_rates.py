@@ -13,9 +13,9 @@ import orjson
 
 from streams.contract.catalogue import default_catalogue
 from streams.contract.settings import Settings
-from streams.simulate import generator, play
-from streams.simulate.generator import Emitted
-from streams.stack import launcher
+from streams.simulate import generator, play, scenarios
+from streams.simulate.truth import Emitted, ground_truth
+from streams.stack import processes, services
 from tests.harness import poll, prom_vector, read_topic
 from tests.truth import expected_dispatches, expected_ratios, expected_referral_rates
 
@@ -25,21 +25,21 @@ CATALOGUE = default_catalogue()
 
 
 def launch_day(seed: int = 11, hours: float = 3.0) -> list[Emitted]:
-    scenario = generator.launch_day(GOOD_FRIDAY_2013_08Z, hours * 3600, failure_after_s=3600)
+    scenario = scenarios.launch_day(GOOD_FRIDAY_2013_08Z, hours * 3600, failure_after_s=3600)
     return generator.generate(scenario, CATALOGUE, seed)
 
 
 def expected_counts(events: list[Emitted]) -> dict[tuple[str, ...], int]:
     """{(region, provider, outcome): n} of the non-zero call outcomes in the truth."""
     out: Counter[tuple[str, ...]] = Counter()
-    for (region, provider, _, name), n in generator.ground_truth(events).counts.items():
+    for (region, provider, _, name), n in ground_truth(events).counts.items():
         if name in ("offered", "answered", "abandoned"):
             out[(region, provider, name)] += n
     return dict(out)
 
 
 def all_expected_ratios(events: list[Emitted]) -> dict[tuple[str, ...], float]:
-    truth = generator.ground_truth(events)
+    truth = ground_truth(events)
     out: dict[tuple[str, ...], float] = {}
     for region in CATALOGUE.regions:
         out.update(expected_ratios(truth, events, region.code, region.provider_ids()))
@@ -77,9 +77,9 @@ def test_two_workers_export_exact_counts_and_window_ratios(isolated: Settings) -
     """Launch day through 2 workers: counts exact, every window ratio equal to the truth's."""
     s = isolated
     events = launch_day()
-    paths = launcher.stack_paths(s)
-    launcher.start_worker(s, paths, 0)
-    launcher.start_worker(s, paths, 1)
+    paths = processes.stack_paths(s)
+    services.start_worker(s, paths, 0)
+    services.start_worker(s, paths, 1)
     play.produce(events, s)
 
     wait_for_counts(s, expected_counts(events))
@@ -87,7 +87,7 @@ def test_two_workers_export_exact_counts_and_window_ratios(isolated: Settings) -
     got = poll(lambda: read_ratios(s), lambda g: set(g) == set(want), timeout_s=30, interval_s=1)
     assert_ratios_equal(got, want)
     # Referral rates and dispatch counts, the downstream side, equal the truth as well.
-    truth = generator.ground_truth(events)
+    truth = ground_truth(events)
     want_referrals: dict[tuple[str, ...], float] = {}
     for region in CATALOGUE.codes():
         want_referrals.update(expected_referral_rates(truth, events, region))
@@ -131,9 +131,9 @@ def test_kill_9_a_worker_mid_stream_and_restart_loses_and_doubles_nothing(
     """kill -9 one of two workers while events flow, restart it: final counts equal the truth."""
     s = replace(isolated, batch_max_events=200)
     events = launch_day(seed=12)
-    paths = launcher.stack_paths(s)
-    launcher.start_worker(s, paths, 0)
-    launcher.start_worker(s, paths, 1)
+    paths = processes.stack_paths(s)
+    services.start_worker(s, paths, 0)
+    services.start_worker(s, paths, 1)
     producer = threading.Thread(target=play.produce, args=(events, s), kwargs={"speed": 600.0})
     producer.start()
 
@@ -145,8 +145,8 @@ def test_kill_9_a_worker_mid_stream_and_restart_loses_and_doubles_nothing(
     calls = sum(1 for e in events if e.topic == "calls")
     # Kill once a third of the traffic has been processed, with most of it still to come.
     assert poll(processed, lambda n: n > calls / 3, timeout_s=120, interval_s=0.5) > calls / 3
-    launcher.kill_service(paths, "worker-1")
-    launcher.start_worker(s, paths, 1)
+    processes.kill_service(paths, "worker-1")
+    services.start_worker(s, paths, 1)
     producer.join(timeout=120)
     assert not producer.is_alive()
 
@@ -178,13 +178,13 @@ def test_replay_fast_and_shuffled_within_grace_gives_the_same_figures(isolated: 
     ):
         app_id, topic = f"{isolated.app_id}-{tag}", f"{isolated.topic_calls}-{tag}"
         s = replace(isolated, app_id=app_id, topic_calls=topic)
-        launcher.create_topics(s)
-        paths = launcher.stack_paths(s)
-        launcher.start_worker(s, paths, 0)
+        services.create_topics(s)
+        paths = processes.stack_paths(s)
+        services.start_worker(s, paths, 0)
         play.produce(played, s, speed=speed)  # the worker consumes while events arrive
         wait_for_counts(s, want_counts)
         ratios = poll(partial(read_ratios, s), lambda g: set(g) == set(want_ratios), 30, 1)
         assert_ratios_equal(ratios, want_ratios)
-        launcher.stop_service(paths, "worker-0")
+        processes.stop_service(paths, "worker-0")
         # The stopped worker's series go stale in Prometheus before the next one starts.
         assert poll(partial(read_counts, s), lambda g: g == {}, timeout_s=30, interval_s=1) == {}

@@ -6,8 +6,9 @@ from collections import Counter
 
 from streams.contract.catalogue import default_catalogue
 from streams.contract.settings import Settings
-from streams.simulate import generator, play
-from streams.stack import launcher
+from streams.simulate import generator, play, scenarios
+from streams.simulate.truth import ground_truth
+from streams.stack import processes, services
 from tests.harness import poll, prom_vector
 
 GOOD_FRIDAY_2013_08Z = 1364544000.0
@@ -16,9 +17,9 @@ GOOD_FRIDAY_2013_08Z = 1364544000.0
 def test_calls_total_in_prometheus_equals_the_generators_ground_truth(isolated: Settings) -> None:
     """Per region and outcome, surge_calls_total read through Prometheus equals the truth."""
     s = isolated
-    scenario = generator.launch_day(GOOD_FRIDAY_2013_08Z, 3 * 3600, failure_after_s=3600)
+    scenario = scenarios.launch_day(GOOD_FRIDAY_2013_08Z, 3 * 3600, failure_after_s=3600)
     events = generator.generate(scenario, default_catalogue(), seed=7)
-    truth = generator.ground_truth(events)
+    truth = ground_truth(events)
     expected = {
         (region, outcome): truth.total(region, outcome)
         for region in default_catalogue().codes()
@@ -28,7 +29,7 @@ def test_calls_total_in_prometheus_equals_the_generators_ground_truth(isolated: 
     assert sum(expected.values()) > 5000  # a real volume, not a handful
 
     assert play.produce(events, s) == len(events)
-    launcher.start_worker(s, launcher.stack_paths(s), 0)
+    services.start_worker(s, processes.stack_paths(s), 0)
 
     def events_ok() -> dict[tuple[str, ...], float]:
         return prom_vector(s, f'surge_events_total{{topic="{s.topic_calls}"}}', "result")

@@ -6,7 +6,7 @@ import orjson
 from kafka import KafkaProducer
 
 from streams.contract.settings import Settings
-from streams.stack import launcher
+from streams.stack import launcher, processes, services
 from tests.harness import poll, prom_vector, read_topic
 
 VALID = {
@@ -47,7 +47,7 @@ def test_each_malformed_event_is_dead_lettered_with_its_reason_and_valid_ones_co
     producer.flush()
     producer.close()
 
-    launcher.start_worker(s, launcher.stack_paths(s), 0)
+    services.start_worker(s, processes.stack_paths(s), 0)
 
     dead = read_topic(s, s.topic_dead_letter, expected=len(BAD), timeout_s=90)
     got = {bytes(m.value): dict(m.headers) for m in dead}
@@ -67,6 +67,6 @@ def test_each_malformed_event_is_dead_lettered_with_its_reason_and_valid_ones_co
     assert values.get(("invalid",)) == len(BAD)
     offered = prom_vector(s, 'surge_calls_total{region="north-west",outcome="offered"}', "provider")
     assert offered == {("nhs-direct",): valid_sent}
-    pid = launcher.read_pid(launcher.stack_paths(s), "worker-0")
+    pid = processes.read_pid(processes.stack_paths(s), "worker-0")
     assert pid is not None and launcher.status(s)  # the worker is still there after bad input
     assert any(r.name == "worker-0" and r.running and r.healthy for r in launcher.status(s))

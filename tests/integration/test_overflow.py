@@ -18,8 +18,9 @@ from streams.contract.settings import Settings
 from streams.offline import scorecard
 from streams.overflow.commands import read_status, submit
 from streams.overflow.policy import latest_commands
-from streams.simulate import generator, play
-from streams.stack import launcher
+from streams.simulate import generator, play, scenarios
+from streams.simulate.truth import Emitted
+from streams.stack import processes, services
 from tests.harness import poll, prom_vector, read_topic
 
 GOOD_FRIDAY_2013_08Z = 1364544000.0
@@ -29,11 +30,11 @@ DWELL_S = PolicyParams().min_dwell_seconds
 RECOVERY_S = GOOD_FRIDAY_2013_08Z + 2.5 * 3600
 
 
-def launch_day_with_recovery() -> list[generator.Emitted]:
+def launch_day_with_recovery() -> list[Emitted]:
     """Failure at 09:00, capacity back at 10:30, 5 h in all. Seed 13 keeps every healthy region
     clear of a 15-minute breach at any batch size (checked offline with batches of 50-4000)."""
     scenario = replace(
-        generator.launch_day(GOOD_FRIDAY_2013_08Z, 5 * 3600, failure_after_s=3600),
+        scenarios.launch_day(GOOD_FRIDAY_2013_08Z, 5 * 3600, failure_after_s=3600),
         recovery_start_s=RECOVERY_S,
     )
     return generator.generate(scenario, CATALOGUE, seed=13)
@@ -72,9 +73,9 @@ def test_launch_day_activates_the_failing_regions_and_releases_them_after_recove
     # Small batches: a region's figures reach the policy every few minutes of event time, as
     # live; at full replay speed a 2000-event batch would span most of an hour of one region.
     s = replace(isolated, batch_max_events=200)
-    paths = launcher.stack_paths(s)
-    launcher.start_worker(s, paths, 0)
-    launcher.start_worker(s, paths, 1)
+    paths = processes.stack_paths(s)
+    services.start_worker(s, paths, 0)
+    services.start_worker(s, paths, 1)
     events = launch_day_with_recovery()
     # Phase 1, up to the recovery: the failing regions divert, and the gauge says so.
     play.produce([e for e in events if e.ts_s < RECOVERY_S], s)
@@ -94,9 +95,9 @@ def test_launch_day_activates_the_failing_regions_and_releases_them_after_recove
     # Both workers die (kill -9) and come back: the policy resumes from its checkpoint, so it
     # neither re-activates nor forgets the diversions it has to release.
     for i in (0, 1):
-        launcher.kill_service(paths, launcher.worker_name(i))
+        processes.kill_service(paths, services.worker_name(i))
     for i in (0, 1):
-        launcher.start_worker(s, paths, i)
+        services.start_worker(s, paths, i)
     # Phase 2, the recovery and after: both released.
     play.produce([e for e in events if e.ts_s >= RECOVERY_S], s)
 
@@ -156,9 +157,9 @@ def test_an_operator_activate_becomes_a_command_and_shows_on_the_gauge(
     """`overflow activate` for a healthy region yields the agent's command by operator:<id>,
     `surge_overflow_active` shows it, and `ack` republishes it acknowledged."""
     s = isolated
-    paths = launcher.stack_paths(s)
-    launcher.start_worker(s, paths, 0)
-    events = generator.generate(generator.normal(GOOD_FRIDAY_2013_08Z, 1800), CATALOGUE, seed=3)
+    paths = processes.stack_paths(s)
+    services.start_worker(s, paths, 0)
+    events = generator.generate(scenarios.normal(GOOD_FRIDAY_2013_08Z, 1800), CATALOGUE, seed=3)
     play.produce(events, s)
 
     # The policy has an event clock once the status records flow.

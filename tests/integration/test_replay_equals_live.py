@@ -11,9 +11,9 @@ import orjson
 from detectors.answer_rates import ALL_PROVIDERS
 from streams.contract.settings import Settings
 from streams.engine.alerting import encode_alert
-from streams.offline import replay
-from streams.simulate import generator, history, play
-from streams.stack import launcher
+from streams.offline import replay, replayer
+from streams.simulate import generator, history, play, scenarios
+from streams.stack import processes, services
 from tests.harness import poll, read_topic
 from tests.integration.test_answer_rates import (
     CATALOGUE,
@@ -37,26 +37,26 @@ def test_replay_of_the_launch_day_file_equals_the_live_workers(
 ) -> None:
     # Referral baselines from the same hours a week before, so the referral detectors and their
     # alerts take part too (as an operator's warm start would).
-    before = generator.normal(GOOD_FRIDAY_2013_08Z - WEEK - 3600, 5 * 3600)
+    before = scenarios.normal(GOOD_FRIDAY_2013_08Z - WEEK - 3600, 5 * 3600)
     baseline = tmp_path / "baseline.json"
     history.write_baselines(
         history.learn_baselines(generator.generate(before, CATALOGUE, 5)), baseline
     )
     s = replace(isolated, referral_baseline=str(baseline))
-    scenario = generator.launch_day(GOOD_FRIDAY_2013_08Z, 4 * 3600, failure_after_s=3600)
+    scenario = scenarios.launch_day(GOOD_FRIDAY_2013_08Z, 4 * 3600, failure_after_s=3600)
     events = generator.generate(scenario, CATALOGUE, seed=2013)
     path = tmp_path / "launch-day.jsonl"
     play.write_jsonl(events, path)
 
-    rows: list[replay.MinuteRow] = []
+    rows: list[replayer.MinuteRow] = []
     result = replay.replay_file(path, s, CATALOGUE, on_minute=rows.append)
     assert result.counts["ok"] == sum(1 for e in events if e.topic == "calls")
     assert {a.alert for a in result.alerts} >= {"ServiceLevelBelowStandard"}
 
     # Live: two workers, the whole day sent as fast as possible (batches span many minutes).
-    paths = launcher.stack_paths(s)
-    launcher.start_worker(s, paths, 0)
-    launcher.start_worker(s, paths, 1)
+    paths = processes.stack_paths(s)
+    services.start_worker(s, paths, 0)
+    services.start_worker(s, paths, 1)
     play.produce(events, s)
     wait_for_counts(s, expected_counts(events))
 

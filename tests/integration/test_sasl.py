@@ -31,9 +31,9 @@ from streams.contract.config import load_settings
 from streams.contract.errors import StackError
 from streams.contract.kafka_security import client_kwargs, explained
 from streams.contract.settings import Settings, settings_env
-from streams.simulate import generator, play
-from streams.simulate.generator import Emitted
-from streams.stack import launcher
+from streams.simulate import generator, play, scenarios
+from streams.simulate.truth import Emitted, ground_truth
+from streams.stack import processes, services
 from streams.stack.ports import free_port
 from tests.harness import poll, read_topic
 from tests.tls import make_tls
@@ -93,7 +93,7 @@ def sasl_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         kafka_password_file=str(password_file),
         kafka_ca_file=str(ca),
     )
-    paths = launcher.stack_paths(settings)
+    paths = processes.stack_paths(settings)
     paths.make()
     scram = [
         f"{MECHANISM}=[name={USER},password={password}]",
@@ -101,18 +101,18 @@ def sasl_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     ]
     try:
         # start_kafka waits until an admin client with these settings lists topics over SASL_SSL.
-        launcher.start_kafka(
+        services.start_kafka(
             settings,
             paths,
             extra_properties=broker_properties(settings, ca, keystore, broker_password),
             format_args=[arg for user in scram for arg in ("--add-scram", user)],
         )
-        launcher.create_topics(settings)
+        services.create_topics(settings)
         yield settings
     finally:
         for pid_file in sorted(paths.pids.glob("worker-*.pid")):
-            launcher.stop_service(paths, pid_file.stem)
-        launcher.stop_service(paths, "kafka")
+            processes.stop_service(paths, pid_file.stem)
+        processes.stop_service(paths, "kafka")
 
 
 def configured_password(s: Settings) -> str:
@@ -137,7 +137,7 @@ def scrape(settings: Settings, name: str, *labels: str) -> dict[tuple[str, ...],
 
 def expected_calls(events: list[Emitted]) -> dict[tuple[str, ...], int]:
     out: Counter[tuple[str, ...]] = Counter()
-    for (region, provider, _, name), n in generator.ground_truth(events).counts.items():
+    for (region, provider, _, name), n in ground_truth(events).counts.items():
         if name in ("offered", "answered", "abandoned"):
             out[(region, provider, name)] += n
     return dict(out)
@@ -147,11 +147,11 @@ def test_worker_counts_a_scenario_produced_over_sasl_ssl_exactly(sasl_kafka: Set
     """A worker and the producer configured only by SURGE_KAFKA_* count every call exactly."""
     s = sasl_kafka
     events = generator.generate(
-        generator.normal(GOOD_FRIDAY_2013_08Z, 1800), default_catalogue(), seed=6
+        scenarios.normal(GOOD_FRIDAY_2013_08Z, 1800), default_catalogue(), seed=6
     )
     calls = sum(1 for e in events if e.topic == "calls")
-    paths = launcher.stack_paths(s)
-    launcher.start_worker(s, paths, 0)
+    paths = processes.stack_paths(s)
+    services.start_worker(s, paths, 0)
     assert play.produce(events, s) == len(events)
     want = expected_calls(events)
     got = poll(
@@ -160,7 +160,7 @@ def test_worker_counts_a_scenario_produced_over_sasl_ssl_exactly(sasl_kafka: Set
         timeout_s=120,
         interval_s=1,
     )
-    assert got == want, launcher.tail(paths.log("worker-0"), 30)
+    assert got == want, processes.tail(paths.log("worker-0"), 30)
     ok = scrape(s, "surge_events_total", "topic", "result")
     assert ok[(s.topic_calls, "ok")] == calls
     assert (s.topic_calls, "invalid") not in ok
@@ -185,7 +185,7 @@ def test_a_worker_with_a_wrong_password_stops_and_says_why(
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("SURGE_")}
     env.update(settings_env(bad))
-    env.update({"SURGE_LOG_FORMAT": "json", "PYTHONPATH": str(launcher.PROJECT_ROOT)})
+    env.update({"SURGE_LOG_FORMAT": "json", "PYTHONPATH": str(services.PROJECT_ROOT)})
     done = subprocess.run(
         [sys.executable, "-m", "streams.cli", "worker"],
         env=env,
@@ -228,7 +228,7 @@ def test_kafka_python_debug_logs_show_the_password_masked(
 ) -> None:
     """kafka-python logs its whole configuration at DEBUG; the password in it reads ***."""
     with caplog.at_level(logging.DEBUG, logger="kafka"):
-        assert launcher.kafka_ready(sasl_kafka)
+        assert services.kafka_ready(sasl_kafka)
     assert "Starting KafkaAdminClient with configuration" in caplog.text
     assert "'sasl_plain_password': '***'" in caplog.text
     assert configured_password(sasl_kafka) not in caplog.text

@@ -10,7 +10,7 @@ from collections import defaultdict
 from streams.contract.settings import Settings
 from streams.contract.topics import design_topics, partition_for
 from streams.simulate import play
-from streams.stack import launcher
+from streams.stack import processes, services
 from tests.faults.test_faults import report
 from tests.harness import group_assignment, poll, prom_vector
 from tests.integration.test_answer_rates import (
@@ -30,9 +30,9 @@ def test_three_workers_share_the_partitions_and_count_exactly(isolated: Settings
     """3 workers: each owns call-events partitions, each partition one owner; counts exact."""
     s = isolated
     partitions = {t.name: t.partitions for t in design_topics(s)}[s.topic_calls]
-    paths = launcher.stack_paths(s)
+    paths = processes.stack_paths(s)
     for index in range(WORKERS):
-        launcher.start_worker(s, paths, index)
+        services.start_worker(s, paths, index)
 
     assignment = poll(
         lambda: group_assignment(s, s.topic_calls),

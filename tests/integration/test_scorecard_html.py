@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from streams.contract.catalogue import default_catalogue
-from streams.offline import scorecard
+from streams.offline import scorecard, scorecard_report
 from tests.scorecard_cases import FAILING, launch_day_scorecard
 
 CHROMIUM = shutil.which("chromium")
@@ -64,7 +64,7 @@ def chromium(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[scorecard.Scorecard, Path]:
     folder = tmp_path_factory.mktemp("scorecard")
     result = launch_day_scorecard(folder)
-    _, html_path = scorecard.write(result, default_catalogue(), folder / "report")
+    _, html_path = scorecard_report.write(result, default_catalogue(), folder / "report")
     return result, html_path
 
 

@@ -17,8 +17,8 @@ import orjson
 from grafana.dashboards import panel_queries
 from streams.contract.catalogue import default_catalogue
 from streams.contract.settings import Settings
-from streams.simulate import generator, history, play
-from streams.stack import launcher
+from streams.simulate import generator, history, play, scenarios
+from streams.stack import processes, services
 from tests.harness import poll, prom_query, prom_vector, read_topic
 
 GOOD_FRIDAY_2013_08Z = 1364544000.0
@@ -52,18 +52,18 @@ def test_launch_day_pages_the_failing_regions_only_and_dashboards_have_data(
     """ServiceLevelBelowStandard reaches the on-call webhook for NW and WM and no healthy region."""
     # Referral baselines warm-started from a normal generated week, as an operator would.
     week = generator.generate(
-        generator.normal(GOOD_FRIDAY_2013_08Z - 8 * 86400 - 8 * 3600, 7 * 86400),
+        scenarios.normal(GOOD_FRIDAY_2013_08Z - 8 * 86400 - 8 * 3600, 7 * 86400),
         default_catalogue(),
         seed=7,
     )
     history.write_baselines(history.learn_baselines(week), tmp_path / "baseline.json")
     s = replace(isolated, referral_baseline=str(tmp_path / "baseline.json"))
     started = time.time() - 1
-    scenario = generator.launch_day(GOOD_FRIDAY_2013_08Z, 4 * 3600, failure_after_s=3600)
+    scenario = scenarios.launch_day(GOOD_FRIDAY_2013_08Z, 4 * 3600, failure_after_s=3600)
     events = generator.generate(scenario, default_catalogue(), seed=2013)
-    paths = launcher.stack_paths(s)
-    launcher.start_worker(s, paths, 0)
-    launcher.start_worker(s, paths, 1)
+    paths = processes.stack_paths(s)
+    services.start_worker(s, paths, 0)
+    services.start_worker(s, paths, 1)
     # Paced (4 h of event time in 48 s): the rules' `increase(...[1h])` must see the calls arrive
     # over several scrapes, as they would live, not all before the first scrape.
     play.produce(events, s, speed=300.0)

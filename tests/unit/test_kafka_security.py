@@ -16,7 +16,7 @@ from streams.contract import kafka_security
 from streams.contract.config import load_settings
 from streams.contract.errors import ConfigError, StackError
 from streams.contract.settings import Settings, settings_env
-from streams.stack import launcher
+from streams.stack import services
 from streams.stack.ports import free_port
 from tests.tls import make_tls
 
@@ -194,7 +194,7 @@ def test_extra_broker_properties_replace_or_add_lines(tmp_path: Path) -> None:
     """start_kafka's overrides replace a key's line in place and append new keys."""
     props = tmp_path / "server.properties"
     props.write_text("# listeners=commented\nlisteners=PLAINTEXT://127.0.0.1:1\nnode.id=1\n")
-    launcher.set_properties(props, {"listeners": "SASL_SSL://127.0.0.1:2", "sasl.enabled": "X"})
+    services.set_properties(props, {"listeners": "SASL_SSL://127.0.0.1:2", "sasl.enabled": "X"})
     assert props.read_text().splitlines() == [
         "# listeners=commented",
         "listeners=SASL_SSL://127.0.0.1:2",

@@ -27,8 +27,9 @@ from streams.contract.config import load_settings
 from streams.contract.errors import ConfigError
 from streams.contract.thresholds import THRESHOLDS
 from streams.engine.alerting import encode_alert
-from streams.offline import replay, tables
-from streams.simulate import generator, play
+from streams.offline import parallel, replay, replayer, tables
+from streams.simulate import generator, play, scenarios
+from streams.simulate.truth import Emitted, ground_truth
 
 CATALOGUE = default_catalogue()
 GOOD_FRIDAY_2013_08Z = 1364544000.0
@@ -37,8 +38,8 @@ GOOD_FRIDAY_2013_08Z = 1364544000.0
 @pytest.fixture(scope="module")
 def launch_day_file(
     tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[Path, list[generator.Emitted]]:
-    scenario = generator.launch_day(GOOD_FRIDAY_2013_08Z, 3 * 3600, failure_after_s=3600)
+) -> tuple[Path, list[Emitted]]:
+    scenario = scenarios.launch_day(GOOD_FRIDAY_2013_08Z, 3 * 3600, failure_after_s=3600)
     events = generator.generate(scenario, CATALOGUE, seed=2013)
     path = tmp_path_factory.mktemp("replay") / "launch-day.jsonl"
     play.write_jsonl(events, path)
@@ -46,18 +47,18 @@ def launch_day_file(
 
 
 def test_minute_rows_add_up_to_the_generators_truth(
-    launch_day_file: tuple[Path, list[generator.Emitted]],
+    launch_day_file: tuple[Path, list[Emitted]],
 ) -> None:
     path, events = launch_day_file
     got: Counter[tuple[str, str, str]] = Counter()
 
-    def on_minute(row: replay.MinuteRow) -> None:
+    def on_minute(row: replayer.MinuteRow) -> None:
         for name in ("offered", "answered", "abandoned", "callbacks_requested"):
             got[(row.region, row.provider, name)] += getattr(row.bucket, name)
 
     result = replay.replay_file(path, load_settings({}), CATALOGUE, on_minute=on_minute)
     want: Counter[tuple[str, str, str]] = Counter()
-    for (region, provider, _, name), n in generator.ground_truth(events).counts.items():
+    for (region, provider, _, name), n in ground_truth(events).counts.items():
         key = {"callback_requested": "callbacks_requested"}.get(name, name)
         if key in ("offered", "answered", "abandoned", "callbacks_requested"):
             want[(region, provider, key)] += n
@@ -67,7 +68,7 @@ def test_minute_rows_add_up_to_the_generators_truth(
 
 
 def test_the_failing_regions_alert_and_each_episode_fires_once(
-    launch_day_file: tuple[Path, list[generator.Emitted]],
+    launch_day_file: tuple[Path, list[Emitted]],
 ) -> None:
     path, _ = launch_day_file
     result = replay.replay_file(path, load_settings({}), CATALOGUE)
@@ -98,7 +99,7 @@ def test_bad_lines_are_counted_by_reason_and_the_rest_replayed() -> None:
         orjson.dumps(good),  # the same call event again: a duplicate, counted once
         b"",
     ]
-    result = replay.replay_lines(lines, load_settings({}), CATALOGUE)
+    result = replayer.replay_lines(lines, load_settings({}), CATALOGUE)
     assert result.counts == Counter(
         {
             "invalid:bad_json": 1,
@@ -128,7 +129,7 @@ def test_thresholds_file_overrides_and_rejects_unknown_keys(tmp_path: Path) -> N
 
 
 def test_backtest_reports_fewer_episodes_with_laxer_thresholds(
-    launch_day_file: tuple[Path, list[generator.Emitted]],
+    launch_day_file: tuple[Path, list[Emitted]],
     tmp_path: Path,
 ) -> None:
     path, _ = launch_day_file
@@ -159,7 +160,7 @@ def test_backtest_reports_fewer_episodes_with_laxer_thresholds(
 
 
 def test_replay_writes_figures_and_the_alert_records(
-    launch_day_file: tuple[Path, list[generator.Emitted]], tmp_path: Path
+    launch_day_file: tuple[Path, list[Emitted]], tmp_path: Path
 ) -> None:
     path, _ = launch_day_file
     figures, alerts = tmp_path / "figures.csv", tmp_path / "alerts.jsonl"
@@ -187,7 +188,7 @@ def replay_cli_args(argv: list[str]) -> argparse.Namespace:
 
 @pytest.fixture(scope="module")
 def messy_file(
-    launch_day_file: tuple[Path, list[generator.Emitted]], tmp_path_factory: pytest.TempPathFactory
+    launch_day_file: tuple[Path, list[Emitted]], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """The launch day with lines moved later (late events), lines repeated, and invalid lines."""
     path, _ = launch_day_file
@@ -240,7 +241,7 @@ def tricky_region_lines(good: dict[str, object]) -> list[bytes]:
     ]
 
 
-def replay_recorded(path: Path, jobs: int) -> tuple[replay.ReplayResult, list[object]]:
+def replay_recorded(path: Path, jobs: int) -> tuple[replayer.ReplayResult, list[object]]:
     """The replay's result, and every on_minute and on_view call in the order they came."""
     calls: list[object] = []
     result = replay.replay_file(
@@ -255,13 +256,13 @@ def replay_recorded(path: Path, jobs: int) -> tuple[replay.ReplayResult, list[ob
 
 
 @pytest.fixture(scope="module")
-def messy_sequential(messy_file: Path) -> tuple[replay.ReplayResult, list[object]]:
+def messy_sequential(messy_file: Path) -> tuple[replayer.ReplayResult, list[object]]:
     return replay_recorded(messy_file, jobs=1)
 
 
 @pytest.mark.parametrize("jobs", [2, 3])
 def test_jobs_give_the_sequential_result_and_callbacks(
-    messy_file: Path, messy_sequential: tuple[replay.ReplayResult, list[object]], jobs: int
+    messy_file: Path, messy_sequential: tuple[replayer.ReplayResult, list[object]], jobs: int
 ) -> None:
     """Replaying the regions in several processes changes no alert, view, count or callback."""
     want, want_calls = messy_sequential
@@ -271,7 +272,7 @@ def test_jobs_give_the_sequential_result_and_callbacks(
     for name in ("not_object", "too_large", "unknown_region", "unknown_field", "missing_field"):
         assert want.counts[f"invalid:{name}"] > 0, name
     assert len({type(c) for c in want_calls}) == 2  # minute rows and views
-    assert sorted(set(replay.region_owners(CATALOGUE, jobs).values())) == list(range(jobs))
+    assert sorted(set(parallel.region_owners(CATALOGUE, jobs).values())) == list(range(jobs))
     got, got_calls = replay_recorded(messy_file, jobs)
     assert got.alerts == want.alerts
     assert list(got.views.items()) == list(want.views.items())
@@ -282,7 +283,7 @@ def test_jobs_give_the_sequential_result_and_callbacks(
 
 def test_cli_jobs_writes_the_same_alerts_and_figures(
     messy_file: Path,
-    messy_sequential: tuple[replay.ReplayResult, list[object]],
+    messy_sequential: tuple[replayer.ReplayResult, list[object]],
     tmp_path: Path,
 ) -> None:
     """`replay --jobs 2` writes the sequential replay's alert records and figures."""
@@ -309,28 +310,28 @@ def test_jobs_must_be_a_whole_number_at_least_one(bad: str, tmp_path: Path) -> N
 
 
 def test_a_failing_worker_fails_the_replay(
-    launch_day_file: tuple[Path, list[generator.Emitted]], monkeypatch: pytest.MonkeyPatch
+    launch_day_file: tuple[Path, list[Emitted]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A worker's exception is raised by replay_file, and a worker that dies is an error too."""
     path, _ = launch_day_file
-    real_call = replay.Replayer.call
+    real_call = replayer.Replayer.call
 
-    def call(self: replay.Replayer, doc: object | bytes) -> None:
+    def call(self: replayer.Replayer, doc: object | bytes) -> None:
         if isinstance(doc, dict) and doc.get("region") == "london":
             raise ValueError("london is broken")
         real_call(self, doc)
 
-    monkeypatch.setattr(replay.Replayer, "call", call)
+    monkeypatch.setattr(replayer.Replayer, "call", call)
     with pytest.raises(ValueError, match="london is broken") as exc:
         replay.replay_file(path, load_settings({}), CATALOGUE, jobs=2)
     assert "raised in replay worker 0" in "".join(exc.value.__notes__)
 
-    def die(self: replay.Replayer, doc: object | bytes) -> None:
+    def die(self: replayer.Replayer, doc: object | bytes) -> None:
         if isinstance(doc, dict) and doc.get("region") == "london":
             os._exit(3)
         real_call(self, doc)
 
-    monkeypatch.setattr(replay.Replayer, "call", die)
+    monkeypatch.setattr(replayer.Replayer, "call", die)
     with pytest.raises(RuntimeError, match="replay worker 0 exited with code 3"):
         replay.replay_file(path, load_settings({}), CATALOGUE, jobs=2)
 
@@ -340,7 +341,7 @@ def spilled_names(tmp: Path) -> list[str]:
 
 
 def test_the_spill_directory_is_removed_however_the_replay_ends(
-    launch_day_file: tuple[Path, list[generator.Emitted]],
+    launch_day_file: tuple[Path, list[Emitted]],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -348,7 +349,7 @@ def test_the_spill_directory_is_removed_however_the_replay_ends(
     after a success, a worker's failure, and an interrupt in the parent's callbacks."""
     path, _ = launch_day_file
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(replay, "SPILL_CHUNK", 16)  # every worker spills within minutes
+    monkeypatch.setattr(parallel, "SPILL_CHUNK", 16)  # every worker spills within minutes
     during: list[list[str]] = []
 
     def on_view(region: str, view: RegionView) -> None:
@@ -359,18 +360,18 @@ def test_the_spill_directory_is_removed_however_the_replay_ends(
     assert during == [["worker-0.pickle", "worker-1.pickle"]]
     assert list(tmp_path.iterdir()) == []
 
-    real_call = replay.Replayer.call
+    real_call = replayer.Replayer.call
 
-    def call(self: replay.Replayer, doc: object | bytes) -> None:
+    def call(self: replayer.Replayer, doc: object | bytes) -> None:
         if isinstance(doc, dict) and doc.get("region") == "london" and doc["ts"] > "2013-03-29T09":
             raise ValueError(f"london is broken after spilling {spilled_names(tmp_path)}")
         real_call(self, doc)
 
-    monkeypatch.setattr(replay.Replayer, "call", call)
+    monkeypatch.setattr(replayer.Replayer, "call", call)
     with pytest.raises(ValueError, match=r"london is broken after spilling \[.*'worker-0.pickle'"):
         replay.replay_file(path, load_settings({}), CATALOGUE, jobs=2, on_view=on_view)
     assert list(tmp_path.iterdir()) == []
-    monkeypatch.setattr(replay.Replayer, "call", real_call)
+    monkeypatch.setattr(replayer.Replayer, "call", real_call)
 
     def interrupted(region: str, view: RegionView) -> None:
         assert len(spilled_names(tmp_path)) == 2
@@ -382,7 +383,7 @@ def test_the_spill_directory_is_removed_however_the_replay_ends(
 
 
 def test_no_callbacks_no_spill(
-    launch_day_file: tuple[Path, list[generator.Emitted]], monkeypatch: pytest.MonkeyPatch
+    launch_day_file: tuple[Path, list[Emitted]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without on_minute or on_view a parallel replay makes no temporary directory or file."""
     path, events = launch_day_file
@@ -397,17 +398,17 @@ def test_no_callbacks_no_spill(
 
 def test_the_merge_reads_each_spill_file_a_chunk_at_a_time(
     messy_file: Path,
-    messy_sequential: tuple[replay.ReplayResult, list[object]],
+    messy_sequential: tuple[replayer.ReplayResult, list[object]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """With small chunks each worker's file holds many, and the parent reads them as the merge
     needs them (one per worker ahead of the callbacks), with the sequential callbacks still."""
     chunk = 50
-    monkeypatch.setattr(replay, "SPILL_CHUNK", chunk)
-    parts: list[replay._Part] = []
-    real_merge = replay._merge
+    monkeypatch.setattr(parallel, "SPILL_CHUNK", chunk)
+    parts: list[parallel._Part] = []
+    real_merge = parallel._merge
 
-    def merge(got: list[replay._Part], *args: object) -> replay.ReplayResult:
+    def merge(got: list[parallel._Part], *args: object) -> replayer.ReplayResult:
         parts.extend(got)
         return real_merge(got, *args)  # type: ignore[arg-type]
 
@@ -419,7 +420,7 @@ def test_the_merge_reads_each_spill_file_a_chunk_at_a_time(
         loads += 1
         return real_load(f)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(replay, "_merge", merge)
+    monkeypatch.setattr(parallel, "_merge", merge)
     monkeypatch.setattr(pickle, "load", load)
     calls: list[object] = []
     loaded: list[int] = []  # chunks read when each callback ran

@@ -29,8 +29,8 @@ from detectors.windows import Bucket
 from streams.cli.main import main
 from streams.contract.catalogue import default_catalogue
 from streams.contract.records import CallEvent, parse_ts
-from streams.offline import scorecard
-from streams.simulate import generator
+from streams.offline import scorecard, scorecard_report
+from streams.simulate.truth import ground_truth
 from tests.scorecard_cases import (
     FAILING,
     GOOD_FRIDAY_2013_08Z,
@@ -348,12 +348,16 @@ def test_overflow_figures_per_period() -> None:
     assert {(r.overflow, r.overflow_activations, r.overflow_minutes) for r in unknown} == {
         (None, None, None)
     }
-    csv_doc = scorecard.csv_rows(rows, Standards())[2]
+    csv_doc = scorecard_report.csv_rows(rows, Standards())[2]
     assert (csv_doc["region"], csv_doc["period"]) == ("north-west", "2013-03-29")
     assert [csv_doc[c] for c in ("overflow_activations", "overflow_minutes")] == [1, "60.0"]
     assert csv_doc["overflow_started_by"] == "auto"
-    blank = scorecard.csv_rows(unknown, Standards())[0]
-    assert [blank[c] for c in scorecard.CSV_COLUMNS if c.startswith("overflow_")] == ["", "", ""]
+    blank = scorecard_report.csv_rows(unknown, Standards())[0]
+    assert [blank[c] for c in scorecard_report.CSV_COLUMNS if c.startswith("overflow_")] == [
+        "",
+        "",
+        "",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -396,9 +400,7 @@ def launch_day(tmp_path_factory: pytest.TempPathFactory) -> tuple[scorecard.Scor
 def truth_by_provider() -> dict[tuple[str, str], Counter[str]]:
     """The generator's ground truth summed per (region, provider) over the scenario."""
     out: dict[tuple[str, str], Counter[str]] = {}
-    for (region, provider, _, name), n in generator.ground_truth(
-        launch_day_events()
-    ).counts.items():
+    for (region, provider, _, name), n in ground_truth(launch_day_events()).counts.items():
         if provider != "-":
             out.setdefault((region, provider), Counter())[name] += n
     return out
@@ -476,11 +478,11 @@ def test_launch_day_fails_north_west_and_west_midlands_only(
 def test_launch_day_csv_and_html(launch_day: tuple[scorecard.Scorecard, Path]) -> None:
     """The CSV has one row per provider and period with the grades; the HTML embeds the plots."""
     result, folder = launch_day
-    csv_path, html_path = scorecard.write(result, default_catalogue(), folder / "out")
+    csv_path, html_path = scorecard_report.write(result, default_catalogue(), folder / "out")
     with csv_path.open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(result.rows)
-    assert set(rows[0]) == set(scorecard.CSV_COLUMNS)
+    assert set(rows[0]) == set(scorecard_report.CSV_COLUMNS)
     by_region = {(r["region"], r["provider"]): r for r in rows}
     for (region, _), r in by_region.items():
         expected = "fail" if region in FAILING else ("pass", "warning")

@@ -23,9 +23,9 @@ from streams.contract.errors import ConfigError
 from streams.contract.settings import Settings
 from streams.contract.thresholds import THRESHOLDS, load_thresholds
 from streams.engine.alerting import alert_specs
-from streams.offline import replay, signals
+from streams.offline import replay, replayer, signals
 from streams.offline.tables import episodes
-from streams.simulate import generator, history, play
+from streams.simulate import generator, history, play, scenarios
 from tests.unit.test_replay import CATALOGUE, GOOD_FRIDAY_2013_08Z
 
 WEEK = 7 * 86400
@@ -51,12 +51,12 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     referral baselines from the same hours a week before so the referral machines take part
     (as tests/integration/test_replay_equals_live.py): the event file and the baselines."""
     tmp = tmp_path_factory.mktemp("signals")
-    before = generator.normal(GOOD_FRIDAY_2013_08Z - WEEK - 3600, 5 * 3600)
+    before = scenarios.normal(GOOD_FRIDAY_2013_08Z - WEEK - 3600, 5 * 3600)
     baselines = tmp / "baseline.json"
     history.write_baselines(
         history.learn_baselines(generator.generate(before, CATALOGUE, 5)), baselines
     )
-    scenario = generator.launch_day(GOOD_FRIDAY_2013_08Z, 5 * 3600, failure_after_s=3600)
+    scenario = scenarios.launch_day(GOOD_FRIDAY_2013_08Z, 5 * 3600, failure_after_s=3600)
     path = tmp / "launch-day.jsonl"
     play.write_jsonl(generator.generate(scenario, CATALOGUE, seed=2013), path)
     return path, baselines
@@ -69,7 +69,7 @@ def settings_for(day: tuple[Path, Path]) -> Settings:
 @pytest.fixture(scope="module")
 def recorded(
     day: tuple[Path, Path],
-) -> tuple[signals.Signals, list[tuple[str, RegionView]], replay.ReplayResult]:
+) -> tuple[signals.Signals, list[tuple[str, RegionView]], replayer.ReplayResult]:
     """The shipped replay's signals, the step views they came from, and its result."""
     recorder = signals.SignalRecorder()
     seen: list[tuple[str, RegionView]] = []
@@ -92,7 +92,7 @@ def thresholds_of(name: str, tmp_path: Path) -> Path:
 def test_backtest_from_signals_equals_a_full_replay(
     name: str,
     day: tuple[Path, Path],
-    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replay.ReplayResult],
+    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replayer.ReplayResult],
     tmp_path: Path,
 ) -> None:
     """Signals recorded with the shipped thresholds give any thresholds' replay alerts."""
@@ -123,7 +123,7 @@ def test_everything_else_fires_every_kind_of_machine(
 @pytest.mark.parametrize("chunk", [signals.VIEW_CHUNK_ROWS, 333])
 def test_rebuilt_views_give_every_spec_the_same_signal(
     chunk: int,
-    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replay.ReplayResult],
+    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replayer.ReplayResult],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -147,7 +147,7 @@ def test_rebuilt_views_give_every_spec_the_same_signal(
 
 
 def test_none_figures_are_rebuilt_as_none(
-    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replay.ReplayResult],
+    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replayer.ReplayResult],
     tmp_path: Path,
 ) -> None:
     """Views with the Nones this day lacks (no service level, no abandon rate, no spikes, no
@@ -189,7 +189,7 @@ def assert_same(a: signals.Signals, b: signals.Signals) -> None:
 
 
 def test_write_read_round_trip(
-    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replay.ReplayResult],
+    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replayer.ReplayResult],
     tmp_path: Path,
 ) -> None:
     """What is read back is what was written, None (NaN) and +inf included, at the path given."""
@@ -209,7 +209,7 @@ def test_write_read_round_trip(
 
 
 def test_another_format_version_or_a_foreign_file_is_refused(
-    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replay.ReplayResult],
+    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replayer.ReplayResult],
     tmp_path: Path,
 ) -> None:
     """A file of another version, or not a signals file, fails with what to do about it."""
@@ -237,7 +237,7 @@ def test_another_format_version_or_a_foreign_file_is_refused(
 
 
 def test_a_nan_the_file_would_read_back_as_none_is_refused(
-    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replay.ReplayResult],
+    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replayer.ReplayResult],
 ) -> None:
     """None is stored as NaN, so a NaN where None is possible cannot be stored faithfully."""
     _, seen, _ = recorded
@@ -264,7 +264,7 @@ def test_replay_jobs_writes_the_same_signals_file(day: tuple[Path, Path], tmp_pa
 def test_cli_backtest_writes_the_same_table_both_ways(
     name: str,
     day: tuple[Path, Path],
-    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replay.ReplayResult],
+    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replayer.ReplayResult],
     tmp_path: Path,
 ) -> None:
     """`backtest FILE` and `backtest --signals S.npz` print and write the same episodes."""
@@ -289,7 +289,7 @@ def test_cli_backtest_writes_the_same_table_both_ways(
 
 
 def test_backtest_needs_exactly_one_source(
-    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replay.ReplayResult],
+    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replayer.ReplayResult],
     day: tuple[Path, Path],
     tmp_path: Path,
 ) -> None:
@@ -309,7 +309,7 @@ def test_backtest_needs_exactly_one_source(
 
 def test_thresholds_do_not_reach_the_recorded_figures(
     day: tuple[Path, Path],
-    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replay.ReplayResult],
+    recorded: tuple[signals.Signals, list[tuple[str, RegionView]], replayer.ReplayResult],
 ) -> None:
     """The breach forecast and referral detector take no thresholds: another file records the
     same signals, which is why one recording serves every thresholds file."""

@@ -20,6 +20,8 @@ from streams.contract.records import (
     parse_dispatch_event,
 )
 from streams.simulate import generator as sim
+from streams.simulate import scenarios
+from streams.simulate.truth import Emitted, GroundTruth, ground_truth
 
 LONDON = ZoneInfo("Europe/London")
 DAY_S = 86_400.0
@@ -42,37 +44,39 @@ def catalogue() -> Catalogue:
 
 
 @pytest.fixture(scope="module")
-def weekday(catalogue: Catalogue) -> list[sim.Emitted]:
-    return sim.generate(sim.normal(WEDNESDAY, DAY_S), catalogue, seed=7)
+def weekday(catalogue: Catalogue) -> list[Emitted]:
+    return sim.generate(scenarios.normal(WEDNESDAY, DAY_S), catalogue, seed=7)
 
 
 @pytest.fixture(scope="module")
-def weekday_truth(weekday: list[sim.Emitted]) -> sim.GroundTruth:
-    return sim.ground_truth(weekday)
+def weekday_truth(weekday: list[Emitted]) -> GroundTruth:
+    return ground_truth(weekday)
 
 
 @pytest.fixture(scope="module")
-def launch(catalogue: Catalogue) -> list[sim.Emitted]:
-    return sim.generate(sim.launch_day(GOOD_FRIDAY, DAY_S, FAILURE_AFTER_S), catalogue, seed=7)
+def launch(catalogue: Catalogue) -> list[Emitted]:
+    return sim.generate(
+        scenarios.launch_day(GOOD_FRIDAY, DAY_S, FAILURE_AFTER_S), catalogue, seed=7
+    )
 
 
 @pytest.fixture(scope="module")
-def launch_truth(launch: list[sim.Emitted]) -> sim.GroundTruth:
-    return sim.ground_truth(launch)
+def launch_truth(launch: list[Emitted]) -> GroundTruth:
+    return ground_truth(launch)
 
 
-def service_level(truth: sim.GroundTruth, region: str | None = None, since_s: float = 0) -> float:
+def service_level(truth: GroundTruth, region: str | None = None, since_s: float = 0) -> float:
     within = truth.total(region, "answered_within_60", since_s=since_s)
     return within / truth.total(region, "answered", since_s=since_s)
 
 
-def abandon_rate(truth: sim.GroundTruth, region: str | None = None, since_s: float = 0) -> float:
+def abandon_rate(truth: GroundTruth, region: str | None = None, since_s: float = 0) -> float:
     late = truth.total(region, "abandoned_after_30", since_s=since_s)
     return late / truth.total(region, "offered", since_s=since_s)
 
 
 def referral_share(
-    truth: sim.GroundTruth, kind: str, region: str | None = None, since_s: float = 0
+    truth: GroundTruth, kind: str, region: str | None = None, since_s: float = 0
 ) -> float:
     triaged = sum(
         truth.total(region, f"disposition:{k}", since_s=since_s) for k in sim.DISPOSITION_KINDS
@@ -80,20 +84,20 @@ def referral_share(
     return truth.total(region, f"disposition:{kind}", since_s=since_s) / triaged
 
 
-def calls(events: list[sim.Emitted]) -> list[CallEvent]:
+def calls(events: list[Emitted]) -> list[CallEvent]:
     return [e.event for e in events if isinstance(e.event, CallEvent)]
 
 
 def test_same_seed_gives_identical_events_and_another_seed_does_not(catalogue: Catalogue) -> None:
     """A seed fixes the whole scenario; a different seed gives a different one."""
-    scenario = sim.launch_day(GOOD_FRIDAY + 7 * 3600, 2 * 3600, 3600)
+    scenario = scenarios.launch_day(GOOD_FRIDAY + 7 * 3600, 2 * 3600, 3600)
     first = sim.generate(scenario, catalogue, seed=3)
     assert first == sim.generate(scenario, catalogue, seed=3)
     assert first != sim.generate(scenario, catalogue, seed=4)
 
 
 def test_every_event_passes_the_validators_and_round_trips(
-    launch: list[sim.Emitted], catalogue: Catalogue
+    launch: list[Emitted], catalogue: Catalogue
 ) -> None:
     """Every generated event survives JSON encoding and validation unchanged."""
     seen: Counter[str] = Counter()
@@ -119,7 +123,7 @@ def test_events_are_sorted_and_inside_the_window(
     fixture: str, request: pytest.FixtureRequest
 ) -> None:
     """Events come in event-time order and only from [start, start + duration)."""
-    events: list[sim.Emitted] = request.getfixturevalue(fixture)
+    events: list[Emitted] = request.getfixturevalue(fixture)
     start = WEDNESDAY if fixture == "weekday" else GOOD_FRIDAY
     times = [e.ts_s for e in events]
     assert times == sorted(times)
@@ -128,12 +132,12 @@ def test_events_are_sorted_and_inside_the_window(
 
 def test_a_partial_minute_window_drops_later_events(catalogue: Catalogue) -> None:
     """A duration that is not whole minutes still cuts every event at start + duration."""
-    events = sim.generate(sim.normal(WEDNESDAY + 12 * 3600, 930.5), catalogue, seed=1)
+    events = sim.generate(scenarios.normal(WEDNESDAY + 12 * 3600, 930.5), catalogue, seed=1)
     assert events
     assert max(e.ts_s for e in events) < WEDNESDAY + 12 * 3600 + 930.5
 
 
-def test_call_lifecycles_are_consistent(launch: list[sim.Emitted]) -> None:
+def test_call_lifecycles_are_consistent(launch: list[Emitted]) -> None:
     """Each call is offered once, then answered or abandoned (never both), then triaged."""
     offered: dict[str, float] = {}
     ended: dict[str, str] = {}
@@ -164,7 +168,7 @@ def test_call_lifecycles_are_consistent(launch: list[sim.Emitted]) -> None:
             assert triaged[f"{e.event.region}/{e.event.call_id}"] == "ambulance"
 
 
-def test_normal_weekday_matches_the_published_month(weekday_truth: sim.GroundTruth) -> None:
+def test_normal_weekday_matches_the_published_month(weekday_truth: GroundTruth) -> None:
     """A normal weekday: 94-96 % within 60 s, 1-2 % abandoned, 10-13 % ambulance, 7-9 % ED."""
     expected_calls = 45_000 * 7 / (5 + 2 * 2.2)
     assert weekday_truth.total() == pytest.approx(expected_calls, rel=0.04)
@@ -175,7 +179,7 @@ def test_normal_weekday_matches_the_published_month(weekday_truth: sim.GroundTru
 
 
 def test_every_region_is_healthy_on_a_normal_weekday(
-    weekday_truth: sim.GroundTruth, catalogue: Catalogue
+    weekday_truth: GroundTruth, catalogue: Catalogue
 ) -> None:
     """No region breaches the standard on a normal day, so the monitor has no reason to alert."""
     for code in catalogue.codes():
@@ -184,7 +188,7 @@ def test_every_region_is_healthy_on_a_normal_weekday(
 
 
 def test_callbacks_follow_a_tenth_of_answered_calls_mostly_within_10_minutes(
-    weekday: list[sim.Emitted], weekday_truth: sim.GroundTruth
+    weekday: list[Emitted], weekday_truth: GroundTruth
 ) -> None:
     """About 10 % of answered calls get a clinical callback, most within 10 minutes."""
     share = weekday_truth.total(None, "callback_requested") / weekday_truth.total(None, "answered")
@@ -202,7 +206,7 @@ def test_callbacks_follow_a_tenth_of_answered_calls_mostly_within_10_minutes(
     assert sum(d <= 600 for d in delays) / len(delays) > 0.85
 
 
-def test_dispatch_mix(weekday_truth: sim.GroundTruth) -> None:
+def test_dispatch_mix(weekday_truth: GroundTruth) -> None:
     """999 is about 20k a day at 45k calls, and categories follow roughly 10/55/30/5 %."""
     by_category = {
         c: sum(weekday_truth.total(None, f"dispatch:{s}:{c}") for s in ("111", "999", "hcp"))
@@ -217,10 +221,10 @@ def test_dispatch_mix(weekday_truth: sim.GroundTruth) -> None:
 
 
 def test_weekend_day_is_about_2_2_weekdays(
-    catalogue: Catalogue, weekday_truth: sim.GroundTruth
+    catalogue: Catalogue, weekday_truth: GroundTruth
 ) -> None:
     """A Saturday carries about 2.2 times a weekday's calls and still meets the standard."""
-    saturday = sim.ground_truth(sim.generate(sim.normal(SATURDAY, DAY_S), catalogue, seed=7))
+    saturday = ground_truth(sim.generate(scenarios.normal(SATURDAY, DAY_S), catalogue, seed=7))
     assert saturday.total() / weekday_truth.total() == pytest.approx(2.2, rel=0.15)
     assert 0.93 <= service_level(saturday) <= 0.98
     assert 0.005 <= abandon_rate(saturday) <= 0.03
@@ -228,7 +232,7 @@ def test_weekend_day_is_about_2_2_weekdays(
 
 @pytest.mark.parametrize("region", FAILING)
 def test_launch_day_failing_regions_collapse_after_the_failure(
-    launch_truth: sim.GroundTruth, region: str
+    launch_truth: GroundTruth, region: str
 ) -> None:
     """After the failure the failing regions answer few calls in time and lose many callers."""
     failure = GOOD_FRIDAY + FAILURE_AFTER_S
@@ -244,20 +248,20 @@ def test_launch_day_failing_regions_collapse_after_the_failure(
 
 
 @pytest.mark.parametrize("region", [c for c in default_catalogue().codes() if c not in FAILING])
-def test_launch_day_healthy_regions_hold(launch_truth: sim.GroundTruth, region: str) -> None:
+def test_launch_day_healthy_regions_hold(launch_truth: GroundTruth, region: str) -> None:
     """Regions that did not fail keep meeting the standard all day."""
     assert service_level(launch_truth, region) > 0.9
     assert abandon_rate(launch_truth, region) < 0.04
 
 
 def test_launch_day_999_dispatches_rise_a_few_percent_in_failing_regions(
-    catalogue: Catalogue, launch_truth: sim.GroundTruth
+    catalogue: Catalogue, launch_truth: GroundTruth
 ) -> None:
     """Callers giving up on 111 lift 999 dispatches a few percent where 111 failed."""
-    normal_day = sim.ground_truth(sim.generate(sim.normal(GOOD_FRIDAY, DAY_S), catalogue, seed=7))
+    normal_day = ground_truth(sim.generate(scenarios.normal(GOOD_FRIDAY, DAY_S), catalogue, seed=7))
     failure = GOOD_FRIDAY + FAILURE_AFTER_S
 
-    def dispatches_999(truth: sim.GroundTruth) -> int:
+    def dispatches_999(truth: GroundTruth) -> int:
         return sum(
             truth.total(r, f"dispatch:999:{c}", since_s=failure)
             for r in FAILING
@@ -268,7 +272,7 @@ def test_launch_day_999_dispatches_rise_a_few_percent_in_failing_regions(
 
 
 def test_ground_truth_totals_match_a_direct_count(
-    weekday: list[sim.Emitted], weekday_truth: sim.GroundTruth
+    weekday: list[Emitted], weekday_truth: GroundTruth
 ) -> None:
     """The oracle's totals equal counting the emitted events by hand."""
     direct: Counter[tuple[str, str]] = Counter()
@@ -289,10 +293,10 @@ def test_ground_truth_totals_match_a_direct_count(
     assert weekday_truth.total() == sum(n for (_r, nm), n in direct.items() if nm == "offered")
 
 
-def _call(kind: str, ts_s: float, wait: float | None = None) -> sim.Emitted:
+def _call(kind: str, ts_s: float, wait: float | None = None) -> Emitted:
     disposition = "ed" if kind == "disposition" else None
     ev = CallEvent("NW00000001", kind, ts_s, "north-west", "nhs-direct", None, wait, disposition)
-    return sim.Emitted("calls", "north-west", ts_s, ev)
+    return Emitted("calls", "north-west", ts_s, ev)
 
 
 T0 = datetime(2013, 3, 29, 10, 0, tzinfo=UTC).timestamp()
@@ -312,21 +316,21 @@ DISPATCH = DispatchEvent("inc-nw-0000001", T0 + 5.0, "north-west", "999", "C2")
         (_call("abandoned", T0 + 90.5, 30.0), {(T0 + 60, "abandoned")}),
         (_call("abandoned", T0 + 119.999, 30.001), ABANDON_EDGE),
         (_call("disposition", T0 + 600.0), {(T0 + 600, "disposition:ed")}),
-        (sim.Emitted("dispatches", "north-west", T0 + 5.0, DISPATCH), {(T0, "dispatch:999:C2")}),
+        (Emitted("dispatches", "north-west", T0 + 5.0, DISPATCH), {(T0, "dispatch:999:C2")}),
     ],
 )
 def test_ground_truth_buckets_by_the_events_own_minute(
-    event: sim.Emitted, names: set[tuple[float, str]]
+    event: Emitted, names: set[tuple[float, str]]
 ) -> None:
     """An event counts in the minute of its own ts, with the 60 s and 30 s edges of the MDS."""
-    truth = sim.ground_truth([event])
+    truth = ground_truth([event])
     provider = "-" if event.topic == "dispatches" else "nhs-direct"
     assert dict(truth.counts) == {("north-west", provider, int(m), n): 1 for m, n in names}
 
 
 def test_ground_truth_rows_are_sorted_with_iso_minutes() -> None:
     """`to_rows` lists every count once, sorted, with the minute as format_ts gives it."""
-    truth = sim.ground_truth(
+    truth = ground_truth(
         [_call("offered", T0 + 61), _call("offered", T0 + 1), _call("answered", T0 + 62, 1.0)]
     )
     rows = [(r["minute"], r["name"], r["count"]) for r in truth.to_rows()]
@@ -344,7 +348,7 @@ def test_diurnal_shape_follows_london_time_across_the_dst_change(catalogue: Cata
     """The busiest hour stays at 19:00 on the wall clock on both sides of 31 March 2013."""
     start = local_midnight(2013, 3, 30)
     end = local_midnight(2013, 4, 2)
-    events = sim.generate(sim.normal(start, end - start), catalogue, seed=11)
+    events = sim.generate(scenarios.normal(start, end - start), catalogue, seed=11)
     by_local: Counter[tuple[str, int]] = Counter()
     by_utc: Counter[tuple[str, int]] = Counter()
     for ev in calls(events):
@@ -385,13 +389,15 @@ def test_failure_mix_lifts_ambulance_and_ed_and_sums_to_one() -> None:
 @pytest.mark.parametrize(
     "scenario",
     [
-        sim.normal(WEDNESDAY + 30, DAY_S),
-        sim.normal(WEDNESDAY, 0),
-        sim.Scenario("broken", WEDNESDAY, DAY_S, ("north-west",), WEDNESDAY, capacity_left=1.5),
-        sim.Scenario("typo", WEDNESDAY, DAY_S, ("north-wset",), WEDNESDAY),
+        scenarios.normal(WEDNESDAY + 30, DAY_S),
+        scenarios.normal(WEDNESDAY, 0),
+        scenarios.Scenario(
+            "broken", WEDNESDAY, DAY_S, ("north-west",), WEDNESDAY, capacity_left=1.5
+        ),
+        scenarios.Scenario("typo", WEDNESDAY, DAY_S, ("north-wset",), WEDNESDAY),
     ],
 )
-def test_invalid_scenarios_are_rejected(scenario: sim.Scenario, catalogue: Catalogue) -> None:
+def test_invalid_scenarios_are_rejected(scenario: scenarios.Scenario, catalogue: Catalogue) -> None:
     """A scenario off the minute grid, empty, over 100 % capacity or naming no region is refused."""
     with pytest.raises(ConfigError):
         sim.generate(scenario, catalogue, seed=1)
@@ -402,10 +408,10 @@ def test_a_recovery_gives_the_failing_regions_their_capacity_back(catalogue: Cat
     standard again once the backlog has cleared after the recovery."""
     start = GOOD_FRIDAY + 8 * 3600
     failure, recovery = start + 3600, start + 2 * 3600
-    scenario = sim.Scenario(
+    scenario = scenarios.Scenario(
         "recovery", start, 5 * 3600, FAILING, failure, recovery_start_s=recovery
     )
-    truth = sim.ground_truth(sim.generate(scenario, catalogue, seed=3))
+    truth = ground_truth(sim.generate(scenario, catalogue, seed=3))
     for region in FAILING:
         during = {"since_s": failure, "until_s": recovery}
         within = truth.total(region, "answered_within_60", **during)

@@ -1,0 +1,225 @@
+"""The replay's core, in one process: each line routed to its topic and region, validated as the
+live path does, and applied to the same AnswerRateOps and DispatchOps objects as a worker's."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple, Never, TypeVar
+
+import orjson
+import structlog
+from tqdm import tqdm
+
+from detectors.answer_rates import RegionView
+from detectors.dispatches import DispatchState, DispatchView
+from detectors.region_alerts import AlertEvent
+from detectors.windows import Bucket
+from streams.contract.catalogue import Catalogue
+from streams.contract.records import (
+    MAX_EVENT_BYTES,
+    InvalidEvent,
+    parse_call_event,
+    parse_dispatch_event,
+    validate_call,
+    validate_dispatch,
+)
+from streams.contract.settings import Settings, window_config
+from streams.contract.thresholds import THRESHOLDS, Thresholds
+from streams.engine.alerting import alert_specs
+from streams.engine.answer_rates import AnswerRateOps, AnswerState, load_baselines
+from streams.engine.dispatches import DispatchOps
+
+log = structlog.get_logger(__name__)
+
+
+T = TypeVar("T")
+
+
+CALLS = "calls"
+
+
+DISPATCHES = "dispatches"
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteRow:
+    """One provider's final counts for one minute of one region (late events included)."""
+
+    region: str
+    provider: str
+    minute: int  # epoch seconds of the minute's start (UTC)
+    bucket: Bucket
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    alerts: list[AlertEvent] = field(default_factory=list)  # in emission order
+    views: dict[str, RegionView] = field(default_factory=dict)  # final view per region
+    dispatches: dict[str, DispatchView] = field(default_factory=dict)
+    # ok, late, duplicate, too_late (as the live path's results) and invalid:<reason>
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(slots=True)
+class Replayer:
+    """The replay's state: one AnswerState and DispatchState per region, fed one event at a time."""
+
+    settings: Settings
+    catalogue: Catalogue
+    thresholds: Thresholds = THRESHOLDS
+    on_minute: Callable[[MinuteRow], None] | None = None
+    on_view: Callable[[str, RegionView], None] | None = None
+    calls: dict[str, AnswerState] = field(default_factory=dict)
+    dispatch_states: dict[str, DispatchState] = field(default_factory=dict)
+    result: ReplayResult = field(default_factory=ReplayResult)
+    ops: AnswerRateOps = field(init=False)
+    dispatch_ops: DispatchOps = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ops = AnswerRateOps(
+            window_config(self.settings),
+            alert_specs(self.thresholds),
+            load_baselines(self.settings),
+            observe=self.on_view,
+        )
+        self.dispatch_ops = DispatchOps(
+            self.settings.grace_seconds, self.settings.dedup_minutes * 60.0
+        )
+
+    def call(self, doc: object | bytes) -> None:
+        """One call event: a decoded document (file) or raw bytes (topic)."""
+        event = self._valid(doc, parse_call_event, validate_call)
+        if event is None:
+            return
+        state = self.calls.get(event.region)
+        if state is None:
+            state = self.calls[event.region] = self.ops.initial(event.region)
+            if self.on_minute is not None:
+                state.windows.evicted = []
+        self.result.counts[self.ops.apply(state, event)] += 1
+        if state.pending:
+            self.result.alerts.extend(self.ops.drain(state))
+        evicted = state.windows.evicted
+        if evicted:
+            self._emit_minutes(event.region, evicted)
+            evicted.clear()
+
+    def dispatch(self, doc: object | bytes) -> None:
+        event = self._valid(doc, parse_dispatch_event, validate_dispatch)
+        if event is None:
+            return
+        state = self.dispatch_states.get(event.region)
+        if state is None:
+            state = self.dispatch_states[event.region] = self.dispatch_ops.initial(event.region)
+        self.result.counts["dispatch:" + self.dispatch_ops.apply(state, event)] += 1
+
+    def _valid(
+        self,
+        doc: object | bytes,
+        parse: Callable[[bytes | None, Catalogue], T],
+        validate: Callable[[dict[str, object], Catalogue], T],
+    ) -> T | None:
+        """The event, or None (counted by reason) if it breaks the contract, as live would."""
+        try:
+            if isinstance(doc, bytes):
+                return parse(doc, self.catalogue)
+            return validate(_object(doc), self.catalogue)
+        except InvalidEvent as exc:
+            self.result.counts[f"invalid:{exc.reason}"] += 1
+            return None
+
+    def line(self, raw: bytes) -> None:
+        """One JSONL line (see `route`)."""
+        self.routed(route(raw, self.catalogue))
+
+    def routed(self, line: Routed) -> None:
+        """One decoded line: a call or dispatch event, or a line counted as invalid."""
+        if line.topic == DISPATCHES:
+            self.dispatch(line.doc)
+        elif line.topic == CALLS:
+            self.call(line.doc)
+        else:
+            self.result.counts[line.topic] += 1
+
+    def finish(self) -> ReplayResult:
+        """The final views, and the minutes still retained handed to `on_minute`."""
+        for region, state in sorted(self.calls.items()):
+            self.result.alerts.extend(self.ops.drain(state))
+            self.result.views[region] = self.ops.view(state)
+            if self.on_minute is not None:
+                rest = sorted(state.windows.buckets.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+                self._emit_minutes(region, [(p, m, b) for (p, m), b in rest])
+        for region, dstate in sorted(self.dispatch_states.items()):
+            self.result.dispatches[region] = self.dispatch_ops.view(dstate)
+        return self.result
+
+    def _emit_minutes(self, region: str, rows: Iterable[tuple[str, int, Bucket]]) -> None:
+        assert self.on_minute is not None
+        for provider, minute, bucket in rows:
+            self.on_minute(MinuteRow(region, provider, minute, bucket))
+
+
+class Routed(NamedTuple):
+    """Where one JSONL line goes: its topic and document, and whose region it is. (A NamedTuple:
+    one is made per line, at a quarter of a frozen dataclass's cost.)"""
+
+    topic: str  # CALLS, DISPATCHES, or the count of a line that is not a document (invalid:...)
+    doc: object
+    # A catalogue region code; None when the line has no readable one (bad JSON, not an object,
+    # no or an unknown region): such a line is invalid, and a parallel replay's worker 0 counts it.
+    region: str | None
+
+
+def route(raw: bytes, catalogue: Catalogue) -> Routed:
+    """Decode one JSONL line: {"topic": "calls"|"dispatches", "key": ..., "value": {...}} as
+    `surge-monitor simulate --out` writes, or a bare call or dispatch event. The one place that
+    says which topic and which region a line is, for the sequential and the parallel replay."""
+    if len(raw) > MAX_EVENT_BYTES + 256:
+        return Routed("invalid:too_large", None, None)
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return Routed("invalid:bad_json", None, None)
+    if isinstance(doc, dict) and "value" in doc and "topic" in doc:
+        topic, doc = doc["topic"], doc["value"]
+    else:
+        topic = DISPATCHES if isinstance(doc, dict) and "incident_id" in doc else CALLS
+    region = doc.get("region") if isinstance(doc, dict) else None
+    known = isinstance(region, str) and region in catalogue.by_code
+    return Routed(DISPATCHES if topic == DISPATCHES else CALLS, doc, region if known else None)
+
+
+def _object(doc: object) -> dict[str, object]:
+    if not isinstance(doc, dict):
+        raise InvalidEvent("not_object", f"expected a JSON object, got {type(doc).__name__}")
+    return doc
+
+
+def replay_lines(
+    lines: Iterable[bytes],
+    settings: Settings,
+    catalogue: Catalogue,
+    *,
+    thresholds: Thresholds = THRESHOLDS,
+    on_minute: Callable[[MinuteRow], None] | None = None,
+    on_view: Callable[[str, RegionView], None] | None = None,
+) -> ReplayResult:
+    replayer = Replayer(settings, catalogue, thresholds, on_minute, on_view)
+    for raw in lines:
+        if raw.strip():
+            replayer.line(raw)
+    return replayer.finish()
+
+
+def progress_bar(enabled: bool, total: int, unit: str) -> tqdm[Never]:
+    return tqdm(
+        total=total,
+        unit=unit,
+        unit_scale=True,
+        disable=not enabled,
+        file=sys.stderr,
+        mininterval=0.5,
+    )
