@@ -209,7 +209,9 @@ def kafka_topics() -> list[dict[str, Any]]:
     compacted = {"cleanup.policy": "compact", "segment.ms": 600000}
     return [
         *(
-            _kafka_topic(t.name, t.partitions, {"retention.ms": week_ms})
+            _kafka_topic(
+                t.name, t.partitions, compacted if t.compacted else {"retention.ms": week_ms}
+            )
             for t in design_topics(settings)
         ),
         *(_kafka_topic(name, n, compacted) for name, n in state_topics(settings)),

@@ -97,5 +97,6 @@ def _validate_connections(s: Settings) -> None:
     if s.session_timeout_seconds < 6:
         raise ConfigError("SURGE_SESSION_TIMEOUT_SECONDS must be at least 6 (Kafka's minimum)")
     topics = [s.topic_calls, s.topic_dispatches, s.topic_alerts, s.topic_overflow]
-    if len({*topics, s.topic_dead_letter}) != 5:
+    topics += [s.topic_dead_letter, s.topic_agent_states, s.topic_rota]
+    if len(set(topics)) != len(topics):
         raise ConfigError("SURGE_TOPIC_* names must all differ")

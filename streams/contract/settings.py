@@ -25,6 +25,8 @@ class Settings:
     topic_alerts: str = "surge.alerts"
     topic_overflow: str = "surge.overflow"
     topic_dead_letter: str = "surge.dead-letter"
+    topic_agent_states: str = "nhs111.agent-states"  # co-partitioned with the call events
+    topic_rota: str = "nhs111.rota"  # compacted: the latest RotaInterval per key
     session_timeout_seconds: float = 30.0
     # Kafka client security (streams/contract/kafka_security.py); secrets never in repr or logs
     kafka_security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
@@ -50,6 +52,8 @@ class Settings:
     abandon_threshold_seconds: float = 30.0
     open_call_limit_seconds: float = 14400.0
     referral_baseline: str = ""  # JSON of warm-start baselines (`surge-monitor baseline`)
+    # An agent with no state event for this long (event time) counts as logged out, and stale
+    agent_stale_seconds: float = 7200.0
     # Batching on the hot path: state is checkpointed once per batch, not once per event
     batch_max_events: int = 2000
     batch_seconds: float = 0.5

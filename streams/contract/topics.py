@@ -13,6 +13,7 @@ from streams.contract.settings import Settings
 class TopicSpec:
     name: str
     partitions: int
+    compacted: bool = False  # cleanup.policy=compact: the latest record per key is what counts
 
 
 def design_topics(settings: Settings) -> list[TopicSpec]:
@@ -23,6 +24,9 @@ def design_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_alerts, 4),
         TopicSpec(settings.topic_overflow, 4),
         TopicSpec(settings.topic_dead_letter, 4),
+        # Co-partitioned with the call events: a region's agents and calls on the same worker.
+        TopicSpec(settings.topic_agent_states, 8),
+        TopicSpec(settings.topic_rota, 1, compacted=True),
     ]
 
 

@@ -174,7 +174,10 @@ def create_topics(settings: Settings) -> None:
             if spec.name in existing:
                 continue
             with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent creator won
-                admin.create_topics([NewTopic(spec.name, spec.partitions, 1)])
+                configs = {"cleanup.policy": "compact"} if spec.compacted else {}
+                admin.create_topics(
+                    [NewTopic(spec.name, spec.partitions, 1, topic_configs=configs)]
+                )
             log.info("topic_created", topic=spec.name, partitions=spec.partitions)
     finally:
         admin.close()

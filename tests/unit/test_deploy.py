@@ -261,7 +261,11 @@ def test_kafka_topics_match_the_design() -> None:
         "surge.alerts": 4,
         "surge.overflow": 4,
         "surge.dead-letter": 4,
+        "nhs111.agent-states": 8,
+        "nhs111.rota": 1,
     }
+    assert all_topics["nhs111.rota"]["spec"]["config"]["cleanup.policy"] == "compact"
+    assert "cleanup.policy" not in all_topics["nhs111.agent-states"]["spec"]["config"]
 
 
 def test_state_topics_are_compacted_and_co_partitioned() -> None:
