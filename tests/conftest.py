@@ -69,6 +69,8 @@ def isolated(services: Settings) -> Iterator[Settings]:
         topic_alerts=f"alerts-{tag}",
         topic_overflow=f"overflow-{tag}",
         topic_dead_letter=f"dead-letter-{tag}",
+        topic_agent_states=f"agent-states-{tag}",
+        topic_rota=f"rota-{tag}",
     )
     stack_services.create_topics(s)
     paths = processes.stack_paths(s)

@@ -1,4 +1,5 @@
-"""The event contract of ../shared/DESIGN.md: decoding and validating CallEvent, DispatchEvent.
+"""The event contract of ../shared/DESIGN.md: decoding and validating CallEvent, DispatchEvent,
+AgentStateEvent.
 
 Validation is hand-written rather than a faust.Record because it must say *why* an event is bad
 (the dead-letter `reason`), reject unknown fields (no patient identifiers can ride along), and cost
@@ -30,6 +31,12 @@ CALL_FIELDS: Final = frozenset(
     {"call_id", "event", "ts", "region", "provider", "site", "wait_seconds", "disposition"}
 )
 DISPATCH_FIELDS: Final = frozenset({"incident_id", "ts", "region", "source", "category", "call_id"})
+AGENT_ROLES: Final = frozenset({"health_adviser", "clinician"})
+AGENT_STATES: Final = frozenset({"logged_out", "ready", "on_call", "wrap_up", "not_ready"})
+NOT_READY_REASONS: Final = frozenset({"break", "training", "meeting", "system", "other"})
+AGENT_FIELDS: Final = frozenset(
+    {"agent_id", "ts", "region", "provider", "site", "role", "state", "reason"}
+)
 
 MAX_EVENT_BYTES: Final = 4096
 MAX_WAIT_SECONDS: Final = 86_400.0
@@ -133,11 +140,7 @@ def validate_call(doc: dict[str, object], catalogue: Catalogue) -> CallEvent:
     event = _choice(doc, "event", CALL_EVENT_TYPES)
     ts_s = parse_ts(doc["ts"])
     region = _region(doc, catalogue)
-    provider = _ident(doc, "provider")
-    if provider not in catalogue.provider_sets[region]:
-        raise InvalidEvent(
-            "unknown_provider", f"provider {provider!r} does not serve region {region!r}"
-        )
+    provider = _provider(doc, region, catalogue)
     site = _ident(doc, "site") if doc.get("site") is not None else None
     wait: float | None = None
     if event in ("answered", "abandoned"):
@@ -173,6 +176,43 @@ def validate_dispatch(doc: dict[str, object], catalogue: Catalogue) -> DispatchE
     category = _choice(doc, "category", DISPATCH_CATEGORIES)
     call_id = _ident(doc, "call_id") if doc.get("call_id") is not None else None
     return DispatchEvent(incident_id, ts_s, region, source, category, call_id)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateEvent:
+    """A handler's state from the ACD; it holds until the agent's next event (DESIGN.md)."""
+
+    agent_id: str  # an opaque staff handle, never a name
+    ts_s: float
+    region: str
+    provider: str
+    role: str
+    state: str
+    site: str | None = None
+    reason: str | None = None  # on not_ready only
+
+
+def parse_agent_event(raw: bytes | None, catalogue: Catalogue) -> AgentStateEvent:
+    return validate_agent(decode_object(raw), catalogue)
+
+
+def validate_agent(doc: dict[str, object], catalogue: Catalogue) -> AgentStateEvent:
+    _check_fields(doc, AGENT_FIELDS, ("agent_id", "ts", "region", "provider", "role", "state"))
+    agent_id = _ident(doc, "agent_id")
+    ts_s = parse_ts(doc["ts"])
+    region = _region(doc, catalogue)
+    provider = _provider(doc, region, catalogue)
+    role = _choice(doc, "role", AGENT_ROLES)
+    state = _choice(doc, "state", AGENT_STATES)
+    site = _ident(doc, "site") if doc.get("site") is not None else None
+    reason: str | None = None
+    if doc.get("reason") is not None:
+        if state != "not_ready":
+            raise InvalidEvent(
+                "unexpected_field", f"reason is only allowed on not_ready, not {state}"
+            )
+        reason = _choice(doc, "reason", NOT_READY_REASONS)
+    return AgentStateEvent(agent_id, ts_s, region, provider, role, state, site, reason)
 
 
 def parse_ts(value: object) -> float:
@@ -235,6 +275,15 @@ def _region(doc: dict[str, object], catalogue: Catalogue) -> str:
     if value not in catalogue.by_code:
         raise InvalidEvent("unknown_region", f"region {value[:40]!r} is not in the catalogue")
     return value
+
+
+def _provider(doc: dict[str, object], region: str, catalogue: Catalogue) -> str:
+    provider = _ident(doc, "provider")
+    if provider not in catalogue.provider_sets[region]:
+        raise InvalidEvent(
+            "unknown_provider", f"provider {provider!r} does not serve region {region!r}"
+        )
+    return provider
 
 
 def _number(value: object, name: str) -> float:

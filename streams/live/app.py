@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from streams.contract import kafka_security
 from streams.contract.catalogue import Catalogue, load_catalogue
 from streams.contract.settings import Settings
-from streams.live import answer_rates, dispatches
+from streams.live import answer_rates, dispatches, staffing
 from streams.live.faust_topics import faust_topics
 from streams.live.metrics import Metrics
 
@@ -45,9 +45,11 @@ def create_app(
         broker_heartbeat_interval=max(1.0, settings.session_timeout_seconds / 10),
     )
     topics = faust_topics(app, settings)
-    metrics = Metrics(registry, (settings.topic_calls, settings.topic_dispatches))
+    inputs = (settings.topic_calls, settings.topic_dispatches, settings.topic_agent_states)
+    metrics = Metrics(registry, inputs)
     answer_rates.register(app, topics, metrics, catalogue, settings)
     dispatches.register(app, topics, metrics, catalogue, settings)
+    staffing.register(app, topics, metrics, catalogue, settings)
     for register in extra:
         register(app, registry, catalogue, settings)
     return app

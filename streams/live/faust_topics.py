@@ -14,6 +14,7 @@ from streams.contract.topics import design_topics
 class Topics:
     calls: faust.TopicT
     dispatches: faust.TopicT
+    agent_states: faust.TopicT
     dead_letter: faust.TopicT
     alerts: faust.TopicT
 
@@ -35,6 +36,7 @@ def faust_topics(app: faust.App, settings: Settings) -> Topics:
     return Topics(
         calls=raw(settings.topic_calls),
         dispatches=raw(settings.topic_dispatches),
+        agent_states=raw(settings.topic_agent_states),
         dead_letter=raw(settings.topic_dead_letter),
         alerts=raw(settings.topic_alerts),
     )

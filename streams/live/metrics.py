@@ -27,6 +27,8 @@ from prometheus_client.registry import Collector
 
 from detectors.answer_rates import ALL_PROVIDERS, RegionView
 from detectors.dispatches import DispatchView
+from detectors.staffing import StaffingView
+from streams.live.staffing_metrics import staffing_families
 
 EVENT_RESULTS = ("ok", "invalid", "late", "duplicate")
 V = TypeVar("V")
@@ -293,8 +295,10 @@ class Metrics:
         )
         self.regions: ViewCollector[RegionView] = ViewCollector(_region_families)
         self.dispatches: ViewCollector[DispatchView] = ViewCollector(_dispatch_families)
+        self.staffing: ViewCollector[StaffingView] = ViewCollector(staffing_families)
         registry.register(self.regions)
         registry.register(self.dispatches)
+        registry.register(self.staffing)
         self._events = {
             (t, r): self.events_total.labels(t, r) for t in topics for r in EVENT_RESULTS
         }

@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY, start_http_server
 from streams.contract import kafka_security
 from streams.contract.errors import ConfigError
 from streams.contract.settings import Settings
-from streams.live import answer_rates, dispatches
+from streams.live import answer_rates, dispatches, staffing
 from streams.live.app import Register, create_app
 
 log = structlog.get_logger(__name__)
@@ -46,6 +46,7 @@ def run_worker(
     with kafka_security.explained(settings):  # the first Kafka clients: say why they fail
         answer_rates.prepare(settings)
         dispatches.prepare(settings)
+        staffing.prepare(settings)
         for step in prepare:
             step(settings)
     # Set before the app exists, so Faust, mode and aiokafka all find this loop.

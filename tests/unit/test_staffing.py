@@ -1,0 +1,156 @@
+"""Agents of a region from their state events: counts by state, staff seconds, handle time."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detectors import staffing
+from detectors.staffing import AgentObs, StaffingState, StaffingView
+
+T0 = 1364544000.0  # Good Friday 2013, 08:00 UTC
+STALE = 3600.0
+RETENTION = 90
+DEDUP = 1800.0
+
+
+def run(events: list[AgentObs], state: StaffingState | None = None) -> StaffingState:
+    state = state or staffing.initial()
+    for e in events:
+        staffing.apply(state, e, STALE, RETENTION, DEDUP)
+    return state
+
+
+def counts(view: StaffingView) -> dict[tuple[str, str, str], int]:
+    return {(p, r, s): n for p, r, s, n in view.agents if n}
+
+
+def seconds(view: StaffingView) -> dict[tuple[str, str, str], float]:
+    return {(p, r, s): x for p, r, s, x in view.seconds}
+
+
+def ha(agent: str, dt: float, state: str, provider: str = "nhs-direct") -> AgentObs:
+    return AgentObs(agent, T0 + dt, provider, "health_adviser", state)
+
+
+def test_one_handled_call_gives_its_handle_time_and_staff_seconds() -> None:
+    """Ready 10 s, on a call 120 s, wrap-up 30 s: one call of 150 s; seconds by state exact."""
+    a1 = [ha("a1", 0, "ready"), ha("a1", 10, "on_call"), ha("a1", 130, "wrap_up")]
+    state = run([*a1, ha("a1", 160, "ready"), ha("b2", 170, "not_ready")])
+    view = staffing.view(state, STALE)
+    assert counts(view) == {
+        ("nhs-direct", "health_adviser", "ready"): 1,
+        ("nhs-direct", "health_adviser", "not_ready"): 1,
+    }
+    assert view.staffed() == 1
+    assert seconds(view) == {
+        ("nhs-direct", "health_adviser", "ready"): 10.0 + 10.0,  # 0-10, then 160-170 (open)
+        ("nhs-direct", "health_adviser", "on_call"): 120.0,
+        ("nhs-direct", "health_adviser", "wrap_up"): 30.0,
+    }
+    by = {(h.provider, h.window_minutes): h for h in view.handle_times}
+    assert by[("nhs-direct", 15)].calls == 1 and by[("nhs-direct", 15)].seconds == 150.0
+    assert by[("all", 60)].seconds == 150.0
+
+
+def test_back_to_back_calls_each_count() -> None:
+    """on_call again without wrap-up ends the previous call and starts the next one."""
+    state = run([ha("a", 0, "on_call"), ha("a", 100, "on_call"), ha("a", 300, "ready")])
+    by = {(h.provider, h.window_minutes): h for h in staffing.view(state, STALE).handle_times}
+    assert by[("all", 15)].calls == 2
+    assert by[("all", 15)].seconds == 150.0  # (100 + 200) / 2
+
+
+def test_a_redelivered_event_is_a_duplicate_and_an_older_one_too_late() -> None:
+    """An event applied before is a duplicate, even an earlier one; a new older one is too late."""
+    state = run([ha("a", 0, "ready"), ha("a", 50, "on_call")])
+    for again in (ha("a", 50, "on_call"), ha("a", 0, "ready")):
+        assert staffing.apply(state, again, STALE, RETENTION, DEDUP) == staffing.DUPLICATE
+    assert (
+        staffing.apply(state, ha("a", 40, "not_ready"), STALE, RETENTION, DEDUP)
+        == staffing.TOO_LATE
+    )
+    assert counts(staffing.view(state, STALE)) == {("nhs-direct", "health_adviser", "on_call"): 1}
+
+
+def test_a_silent_agent_counts_as_logged_out_and_stale_until_heard_again() -> None:
+    """Silent past the limit: logged out from last_seen + limit, its staff time capped there."""
+    state = run([ha("a", 0, "ready"), ha("b", 0, "ready"), ha("b", STALE + 600, "ready")])
+    view = staffing.view(state, STALE)
+    assert counts(view) == {
+        ("nhs-direct", "health_adviser", "ready"): 1,
+        ("nhs-direct", "health_adviser", "logged_out"): 1,
+    }
+    assert view.stale == (("nhs-direct", "health_adviser", 1),)
+    # a: 0..STALE; b: 0..STALE (its silence), then again from STALE+600 to now (0 s)
+    assert seconds(view)[("nhs-direct", "health_adviser", "ready")] == 2 * STALE
+    run([ha("a", STALE + 700, "ready")], state)
+    view = staffing.view(state, STALE)
+    assert view.stale == (("nhs-direct", "health_adviser", 0),)
+    assert view.staffed() == 2
+
+
+def test_no_event_no_view_figures() -> None:
+    """Before the first event there is no clock, no agent and no handle time."""
+    view = staffing.view(staffing.initial(), STALE)
+    assert view.now_s is None and view.agents == () and view.handle_times == ()
+
+
+AGENTS = ["a", "b", "c"]
+event_lists = st.lists(
+    st.tuples(
+        st.sampled_from(AGENTS),
+        st.integers(0, 4 * 3600),
+        st.sampled_from(staffing.STATES),
+        st.sampled_from(["health_adviser", "clinician"]),
+    ),
+    max_size=40,
+).map(
+    lambda xs: [
+        AgentObs(a, T0 + dt, "nhs-direct", role, s)
+        for a, dt, s, role in sorted(xs, key=lambda x: x[1])
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(event_lists, st.integers(0, 40))
+def test_a_checkpoint_at_any_event_resumes_to_the_same_state(
+    events: list[AgentObs], k: int
+) -> None:
+    """Saving after any event and restoring (through JSON bytes) changes nothing afterwards."""
+    straight = run(events)
+    first = run(events[:k])
+    restored = staffing.from_json(orjson.loads(orjson.dumps(staffing.to_json(first))))
+    resumed = run(events[k:], restored)
+    assert staffing.to_json(resumed) == staffing.to_json(straight)
+    assert staffing.view(resumed, STALE) == staffing.view(straight, STALE)
+
+
+@settings(max_examples=150, deadline=None)
+@given(event_lists)
+def test_staff_seconds_never_go_backwards_and_every_agent_is_in_one_state(
+    events: list[AgentObs],
+) -> None:
+    """Exported staff seconds are counters (never decrease); counts sum to the agents known."""
+    state = staffing.initial()
+    before: dict[tuple[str, str, str], float] = {}
+    for e in events:
+        staffing.apply(state, e, STALE, RETENTION, DEDUP)
+        view = staffing.view(state, STALE)
+        now = seconds(view)
+        for key, value in before.items():
+            assert now.get(key, 0.0) >= value - 1e-9
+        before = now
+        assert sum(n for *_, n in view.agents) == len(state.agents)
+
+
+@pytest.mark.parametrize("version", [None, 0, 2])
+def test_a_checkpoint_of_another_version_is_refused(version: int | None) -> None:
+    """A state saved by another format version fails loudly instead of being misread."""
+    doc = staffing.to_json(staffing.initial())
+    doc["version"] = version
+    with pytest.raises(ValueError, match="staffing state version"):
+        staffing.from_json(doc)
