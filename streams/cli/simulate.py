@@ -4,6 +4,7 @@ and referral baselines learnt from generated normal weeks."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,14 @@ def _simulate_args(g: argparse.ArgumentParser) -> None:
     g.add_argument("--out", type=Path, help="write the events as JSON lines")
     g.add_argument("--truth", type=Path, help="write ground-truth counts per region and minute")
     g.add_argument("--no-produce", action="store_true", help="only write files, send nothing")
+    g.add_argument(
+        "--agent-states",
+        action="store_true",
+        help="also emit the handlers' ACD states (log in, on_call, wrap_up, ready, log out)",
+    )
+    g.add_argument(
+        "--rota", type=Path, help="write the scenario's rota as CSV (for `rota publish`)"
+    )
 
 
 def default_scenario_args(seed: int) -> argparse.Namespace:
@@ -65,10 +74,12 @@ def scenario(args: argparse.Namespace) -> Any:
         raise ConfigError("--hours must be > 0")
     duration = args.hours * 3600
     if args.scenario == "launch-day":
-        return scenarios.launch_day(
+        day = scenarios.launch_day(
             start_s, duration, args.failure_after_hours * 3600, daily_calls=args.daily_calls
         )
-    return scenarios.normal(start_s, duration, daily_calls=args.daily_calls)
+    else:
+        day = scenarios.normal(start_s, duration, daily_calls=args.daily_calls)
+    return replace(day, agent_states=args.agent_states)
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
@@ -76,8 +87,12 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     from streams.simulate.truth import ground_truth
 
     catalogue = load_catalogue(Path(settings.catalogue) if settings.catalogue else None)
-    events = generator.generate(scenario(args), catalogue, args.seed)
+    day = scenario(args)
+    events = generator.generate(day, catalogue, args.seed)
     log.info("simulate_generated", events=len(events), scenario=args.scenario, seed=args.seed)
+    if args.rota:
+        play.write_rota(generator.rota(day, catalogue), args.rota)
+        log.info("simulate_wrote_rota", path=str(args.rota))
     if args.out:
         play.write_jsonl(events, args.out)
         log.info("simulate_wrote_events", path=str(args.out))

@@ -191,6 +191,21 @@ class AgentStateEvent:
     site: str | None = None
     reason: str | None = None  # on not_ready only
 
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "agent_id": self.agent_id,
+            "ts": format_ts(self.ts_s),
+            "region": self.region,
+            "provider": self.provider,
+            "role": self.role,
+            "state": self.state,
+        }
+        if self.site is not None:
+            out["site"] = self.site
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
 
 def parse_agent_event(raw: bytes | None, catalogue: Catalogue) -> AgentStateEvent:
     return validate_agent(decode_object(raw), catalogue)

@@ -290,9 +290,11 @@ def _merge(
     for p in parts:
         result.views.update(p.result.views)
         result.dispatches.update(p.result.dispatches)
+        result.staffing.update(p.result.staffing)
         result.counts.update(p.result.counts)
     result.views = dict(sorted(result.views.items()))
     result.dispatches = dict(sorted(result.dispatches.items()))
+    result.staffing = dict(sorted(result.staffing.items()))
     # Each spill file is read a chunk at a time as the merge reaches it: a chunk per worker in
     # memory, whatever the replay's length.
     streams = [_spilled(p.spill) for p in parts if p.spill is not None]

@@ -16,13 +16,16 @@ from tqdm import tqdm
 from detectors.answer_rates import RegionView
 from detectors.dispatches import DispatchState, DispatchView
 from detectors.region_alerts import AlertEvent
+from detectors.staffing import StaffingState, StaffingView
 from detectors.windows import Bucket
 from streams.contract.catalogue import Catalogue
 from streams.contract.records import (
     MAX_EVENT_BYTES,
     InvalidEvent,
+    parse_agent_event,
     parse_call_event,
     parse_dispatch_event,
+    validate_agent,
     validate_call,
     validate_dispatch,
 )
@@ -31,6 +34,7 @@ from streams.contract.thresholds import THRESHOLDS, Thresholds
 from streams.engine.alerting import alert_specs
 from streams.engine.answer_rates import AnswerRateOps, AnswerState, load_baselines
 from streams.engine.dispatches import DispatchOps
+from streams.engine.staffing import StaffingOps
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +46,7 @@ CALLS = "calls"
 
 
 DISPATCHES = "dispatches"
+AGENTS = "agent-states"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,7 @@ class ReplayResult:
     alerts: list[AlertEvent] = field(default_factory=list)  # in emission order
     views: dict[str, RegionView] = field(default_factory=dict)  # final view per region
     dispatches: dict[str, DispatchView] = field(default_factory=dict)
+    staffing: dict[str, StaffingView] = field(default_factory=dict)
     # ok, late, duplicate, too_late (as the live path's results) and invalid:<reason>
     counts: Counter[str] = field(default_factory=Counter)
 
@@ -74,9 +80,11 @@ class Replayer:
     on_view: Callable[[str, RegionView], None] | None = None
     calls: dict[str, AnswerState] = field(default_factory=dict)
     dispatch_states: dict[str, DispatchState] = field(default_factory=dict)
+    agent_states: dict[str, StaffingState] = field(default_factory=dict)
     result: ReplayResult = field(default_factory=ReplayResult)
     ops: AnswerRateOps = field(init=False)
     dispatch_ops: DispatchOps = field(init=False)
+    staffing_ops: StaffingOps = field(init=False)
 
     def __post_init__(self) -> None:
         self.ops = AnswerRateOps(
@@ -87,6 +95,11 @@ class Replayer:
         )
         self.dispatch_ops = DispatchOps(
             self.settings.grace_seconds, self.settings.dedup_minutes * 60.0
+        )
+        self.staffing_ops = StaffingOps(
+            self.settings.agent_stale_seconds,
+            self.settings.retention_minutes,
+            self.settings.dedup_minutes * 60.0,
         )
 
     def call(self, doc: object | bytes) -> None:
@@ -116,6 +129,15 @@ class Replayer:
             state = self.dispatch_states[event.region] = self.dispatch_ops.initial(event.region)
         self.result.counts["dispatch:" + self.dispatch_ops.apply(state, event)] += 1
 
+    def agent(self, doc: object | bytes) -> None:
+        event = self._valid(doc, parse_agent_event, validate_agent)
+        if event is None:
+            return
+        state = self.agent_states.get(event.region)
+        if state is None:
+            state = self.agent_states[event.region] = self.staffing_ops.initial(event.region)
+        self.result.counts["agent:" + self.staffing_ops.apply(state, event)] += 1
+
     def _valid(
         self,
         doc: object | bytes,
@@ -139,6 +161,8 @@ class Replayer:
         """One decoded line: a call or dispatch event, or a line counted as invalid."""
         if line.topic == DISPATCHES:
             self.dispatch(line.doc)
+        elif line.topic == AGENTS:
+            self.agent(line.doc)
         elif line.topic == CALLS:
             self.call(line.doc)
         else:
@@ -154,6 +178,8 @@ class Replayer:
                 self._emit_minutes(region, [(p, m, b) for (p, m), b in rest])
         for region, dstate in sorted(self.dispatch_states.items()):
             self.result.dispatches[region] = self.dispatch_ops.view(dstate)
+        for region, astate in sorted(self.agent_states.items()):
+            self.result.staffing[region] = self.staffing_ops.view(astate)
         return self.result
 
     def _emit_minutes(self, region: str, rows: Iterable[tuple[str, int, Bucket]]) -> None:
@@ -174,8 +200,9 @@ class Routed(NamedTuple):
 
 
 def route(raw: bytes, catalogue: Catalogue) -> Routed:
-    """Decode one JSONL line: {"topic": "calls"|"dispatches", "key": ..., "value": {...}} as
-    `surge-monitor simulate --out` writes, or a bare call or dispatch event. The one place that
+    """Decode one JSONL line: {"topic": "calls" | "dispatches" | "agent-states", "key": ...,
+    "value": {...}} as `surge-monitor simulate --out` writes, or a bare call, dispatch or agent
+    state event. The one place that
     says which topic and which region a line is, for the sequential and the parallel replay."""
     if len(raw) > MAX_EVENT_BYTES + 256:
         return Routed("invalid:too_large", None, None)
@@ -185,11 +212,13 @@ def route(raw: bytes, catalogue: Catalogue) -> Routed:
         return Routed("invalid:bad_json", None, None)
     if isinstance(doc, dict) and "value" in doc and "topic" in doc:
         topic, doc = doc["topic"], doc["value"]
+    elif isinstance(doc, dict) and "incident_id" in doc:
+        topic = DISPATCHES
     else:
-        topic = DISPATCHES if isinstance(doc, dict) and "incident_id" in doc else CALLS
+        topic = AGENTS if isinstance(doc, dict) and "agent_id" in doc else CALLS
     region = doc.get("region") if isinstance(doc, dict) else None
     known = isinstance(region, str) and region in catalogue.by_code
-    return Routed(DISPATCHES if topic == DISPATCHES else CALLS, doc, region if known else None)
+    return Routed(topic if topic in (DISPATCHES, AGENTS) else CALLS, doc, region if known else None)
 
 
 def _object(doc: object) -> dict[str, object]:

@@ -43,8 +43,15 @@ import numpy.typing as npt
 from streams.contract.catalogue import Catalogue, Provider, Region
 from streams.contract.errors import ConfigError
 from streams.contract.records import CallEvent, DispatchEvent
+from streams.simulate.agents import (
+    MEAN_HANDLE_S,
+    agent_events,
+    plan_rota,
+    rota_rows,
+    shifts_of,
+)
 from streams.simulate.scenarios import Scenario
-from streams.simulate.truth import TARGET_ANSWER_S, Emitted
+from streams.simulate.truth import Emitted
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -54,12 +61,8 @@ LONDON: Final = ZoneInfo("Europe/London")
 HOUR_WEIGHTS: Final = (3.0, 2.0, 1.5, 1.2, 1.1, 1.2, 1.6, 2.4, 3.6, 4.2, 4.3, 4.3,
                        4.2, 4.1, 4.0, 4.1, 4.5, 5.2, 6.4, 7.2, 6.6, 5.6, 4.4, 3.4)  # fmt: skip
 WEEKEND_FACTOR: Final = 2.2
-MEAN_HANDLE_S: Final = 480.0
 HANDLE_SIGMA: Final = 0.5  # lognormal shape of the call handler's triage time
 MEAN_PATIENCE_S: Final = 300.0
-# Erlang C ignores abandonment (callers who hang up free the queue), so a rota built to 75 % on
-# paper measures 94-96 % answered within 60 s with MEAN_PATIENCE_S (tuned: test_simulate.py).
-ERLANG_C_TARGET: Final = 0.75
 DISPOSITION_MIX: Final = {"ambulance": 0.11, "ed": 0.08, "primary_care": 0.40, "pharmacy": 0.06,
                            "dental": 0.04, "self_care": 0.21, "other": 0.10}  # fmt: skip
 DISPOSITION_KINDS: Final = tuple(DISPOSITION_MIX)
@@ -118,69 +121,25 @@ def _window(s: Scenario) -> _Window:
     )  # fmt: skip
 
 
-def erlang_c_handlers(calls_per_s: float, mean_handle_s: float = MEAN_HANDLE_S) -> int:
-    """Fewest handlers for which Erlang C gives `ERLANG_C_TARGET` answered within 60 s."""
-    load = calls_per_s * mean_handle_s
-    if load <= 0:
-        return 1
-    blocking = 1.0  # Erlang B by the stable recursion B(n) = a B(n-1) / (n + a B(n-1))
-    n = 0
-    while True:
-        n += 1
-        blocking = load * blocking / (n + load * blocking)
-        if n <= load:
-            continue
-        waiting = n * blocking / (n - load * (1 - blocking))
-        late = waiting * math.exp(-(n - load) * TARGET_ANSWER_S / mean_handle_s)
-        if 1 - late >= ERLANG_C_TARGET:
-            return n
-
-
-def _rota(
-    rate_per_min: FloatArray, staffing: float, failed: npt.NDArray[np.bool_], left: float
-) -> IntArray:
-    """Handlers on duty each minute: Erlang C to the forecast, scaled, cut after a failure.
-
-    A failed rota keeps at least one handler unless `left` is 0: a night shift of three at 30 %
-    is one person struggling, not a closed service.
-    """
-    unique, inverse = np.unique(rate_per_min, return_inverse=True)
-    erlang = np.array([erlang_c_handlers(r / 60) for r in unique], dtype=np.float64)[inverse]
-    on_duty = np.maximum(1, np.rint(erlang * staffing))
-    cut = np.maximum(float(left > 0), np.rint(on_duty * left))
-    return np.where(failed, cut, on_duty).astype(np.int64)
-
-
-def _shifts(on_duty: IntArray, start_ms: int) -> list[tuple[int, int]]:
-    """Stack the per-minute head count into shifts (on_ms, off_ms): the last ones in leave first."""
-    shifts: list[tuple[int, int]] = []
-    opened: list[int] = []
-    for m, n in enumerate(on_duty.tolist()):
-        t = start_ms + 60_000 * m
-        while len(opened) < n:
-            opened.append(t)
-        while len(opened) > n:
-            shifts.append((opened.pop(), t))
-    shifts.extend((t, NEVER_MS) for t in opened)
-    return shifts
-
-
 def _queue(
     arrival_ms: IntArray, patience_ms: IntArray, handle_ms: IntArray, shifts: list[tuple[int, int]]
-) -> IntArray:
-    """Answer time of each call in arrival order, or -1 if the caller hung up first.
+) -> tuple[IntArray, IntArray]:
+    """Answer time of each call in arrival order, or -1 if the caller hung up first, and the
+    index in `shifts` of the handler who answered it (-1 when abandoned).
 
     FIFO: each caller in turn takes the handler free soonest; a handler whose shift is over by
     then goes home (calls in progress are finished). Abandoned calls use no handler.
     """
-    free = list(shifts)  # (free_at_ms, off_ms): a shift starting later is a handler free later
+    # (free_at_ms, off_ms, shift): a shift starting later is a handler free later
+    free = [(on, off, k) for k, (on, off) in enumerate(shifts)]
     heapq.heapify(free)
     answered = np.full(len(arrival_ms), -1, dtype=np.int64)
+    handler = np.full(len(arrival_ms), -1, dtype=np.int64)
     for i, (a, p, h) in enumerate(
         zip(arrival_ms.tolist(), patience_ms.tolist(), handle_ms.tolist(), strict=True)
     ):
         while free:
-            f, off = free[0]
+            f, off, k = free[0]
             s = a if a > f else f
             if s < off:
                 break
@@ -188,9 +147,10 @@ def _queue(
         else:
             continue
         if s - a <= p:
-            heapq.heapreplace(free, (s + h, off))
+            heapq.heapreplace(free, (s + h, off, k))
             answered[i] = s
-    return answered
+            handler[i] = k
+    return answered, handler
 
 
 @dataclass(frozen=True)
@@ -206,6 +166,10 @@ class _Calls:
     callback_ms: IntArray  # callback made, or -1 when none was requested
     dispatch_ms: IntArray  # 111 ambulance dispatch, or -1
     category: IntArray
+    handle_ms: IntArray  # on_call + wrap_up time of each answered call
+    handler: IntArray  # index into `shifts` of who answered, -1 when abandoned
+    shifts: list[tuple[int, int]]  # each handler's (on_ms, off_ms)
+    rostered: IntArray  # handlers the rota plans each minute (before any failure)
 
 
 def _arrivals(rng: np.random.Generator, rate_per_min: FloatArray, w: _Window) -> IntArray:
@@ -246,8 +210,9 @@ def _provider_calls(
     patience = np.rint(rng.exponential(MEAN_PATIENCE_S * 1000, n)).astype(np.int64)
     mu = math.log(MEAN_HANDLE_S * 1000) - HANDLE_SIGMA**2 / 2
     handle = np.maximum(1, np.rint(rng.lognormal(mu, HANDLE_SIGMA, n))).astype(np.int64)
-    shifts = _shifts(_rota(rate, provider.staffing, failed, s.capacity_left), w.start_ms)
-    answer = _queue(arrival, patience, handle, shifts)
+    rostered, on_duty = plan_rota(rate, provider.staffing, failed, s.capacity_left)
+    shifts = shifts_of(on_duty, w.start_ms)
+    answer, handler = _queue(arrival, patience, handle, shifts)
     answered = answer >= 0
     overwhelmed = (
         answered
@@ -279,6 +244,10 @@ def _provider_calls(
         callback_ms,
         dispatch_ms,
         category,
+        handle,
+        handler,
+        shifts,
+        rostered,
     )
 
 
@@ -349,6 +318,13 @@ def _region_events(
     dispatches: list[_DispatchRow] = []
     for b, ids in zip(batches, _call_ids(batches, prefix), strict=True):
         events.extend(_call_events(region.code, b, ids, w.end_ms))
+        if s.agent_states:
+            events.extend(
+                agent_events(
+                    region.code, b.provider, prefix, shifts=b.shifts, handler=b.handler,
+                    answer_ms=b.answer_ms, handle_ms=b.handle_ms, end_ms=w.end_ms,
+                )
+            )  # fmt: skip
         for i in np.flatnonzero(b.dispatch_ms >= 0).tolist():
             dispatches.append((int(b.dispatch_ms[i]), "111", ids[i], int(b.category[i])))
     dispatches.extend(_background_dispatches(rng, s, w, region))
@@ -368,6 +344,20 @@ def _prefixes(catalogue: Catalogue) -> dict[str, str]:
     if len(set(short.values())) < len(short):
         return {r.code: f"R{i:02d}" for i, r in enumerate(catalogue.regions)}
     return short
+
+
+def rota(scenario: Scenario, catalogue: Catalogue) -> list[dict[str, object]]:
+    """The scenario's rota as planned (RotaInterval rows), the one its handlers were drawn from."""
+    w = _window(scenario)
+    rows: list[dict[str, object]] = []
+    for region in catalogue.regions:
+        for p in region.providers:
+            rate = scenario.daily_calls * region.population_share * p.share * w.day_share
+            rostered, _ = plan_rota(
+                rate, p.staffing, np.zeros_like(w.failed), scenario.capacity_left
+            )
+            rows += rota_rows(region.code, p.id, rostered, w.start_ms, w.end_ms)
+    return rows
 
 
 def generate(scenario: Scenario, catalogue: Catalogue, seed: int) -> list[Emitted]:

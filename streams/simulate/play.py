@@ -21,10 +21,15 @@ from streams.simulate.truth import Emitted, GroundTruth
 log = structlog.get_logger(__name__)
 
 PROGRESS_EVERY_SECONDS = 5.0
+ROTA_COLUMNS = ("region", "provider", "role", "start", "minutes", "commissioned", "rostered")
 
 
 def topic_for(settings: Settings, logical: str) -> str:
-    return {"calls": settings.topic_calls, "dispatches": settings.topic_dispatches}[logical]
+    return {
+        "calls": settings.topic_calls,
+        "dispatches": settings.topic_dispatches,
+        "agent-states": settings.topic_agent_states,
+    }[logical]
 
 
 def encode(event: Emitted) -> bytes:
@@ -73,7 +78,7 @@ def produce(
 
 
 def write_jsonl(events: Iterable[Emitted], path: Path) -> int:
-    """One line per event: {"topic": "calls"|"dispatches", "key": region, "value": {...}}."""
+    """One line per event: {"topic": "calls"|..., "key": region, "value": {...}}."""
     n = 0
     with path.open("wb") as f:
         for e in events:
@@ -81,6 +86,14 @@ def write_jsonl(events: Iterable[Emitted], path: Path) -> int:
             f.write(b"\n")
             n += 1
     return n
+
+
+def write_rota(rows: Sequence[dict[str, object]], path: Path) -> None:
+    """RotaInterval rows as the CSV `surge-monitor rota publish` reads."""
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, list(ROTA_COLUMNS))
+        w.writeheader()
+        w.writerows(rows)
 
 
 def write_truth(truth: GroundTruth, path: Path) -> None:

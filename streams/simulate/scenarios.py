@@ -20,6 +20,8 @@ class Scenario:
     daily_calls: float = 45_000.0
     # Capacity back to normal from the first whole minute at or after this (None: never).
     recovery_start_s: float | None = None
+    # Also emit the handlers' ACD states (streams.simulate.agents), on the agent-states topic.
+    agent_states: bool = False
 
 
 def launch_day(

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
-from streams.contract.records import CallEvent, DispatchEvent, format_ts
+from streams.contract.records import AgentStateEvent, CallEvent, DispatchEvent, format_ts
 
 TARGET_ANSWER_S: Final = 60.0  # NHS 111 minimum data set: answered within 60 s
 
@@ -22,7 +22,7 @@ class Emitted:
     topic: str
     key: str
     ts_s: float
-    event: CallEvent | DispatchEvent
+    event: CallEvent | DispatchEvent | AgentStateEvent
 
 
 @dataclass
@@ -36,6 +36,9 @@ class GroundTruth:
         ev = e.event
         if isinstance(ev, DispatchEvent):
             self.counts[(ev.region, "-", minute, f"dispatch:{ev.source}:{ev.category}")] += 1
+            return
+        if isinstance(ev, AgentStateEvent):
+            self.counts[(ev.region, ev.provider, minute, f"agent:{ev.state}")] += 1
             return
         name = f"disposition:{ev.disposition}" if ev.event == "disposition" else ev.event
         self.counts[(ev.region, ev.provider, minute, name)] += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from streams.contract.records import CallEvent
+from streams.contract.records import CallEvent, DispatchEvent
 from streams.contract.settings import Settings
 from streams.simulate import generator, play, scenarios
 from streams.simulate.truth import Emitted
@@ -44,7 +44,7 @@ def stretch(tag: str, start_s: float, minutes: int, daily_calls: float, seed: in
         ev = e.event
         if isinstance(ev, CallEvent):
             ev = replace(ev, call_id=f"{tag}-{ev.call_id}")
-        else:
+        elif isinstance(ev, DispatchEvent):
             linked = None if ev.call_id is None else f"{tag}-{ev.call_id}"
             ev = replace(ev, incident_id=f"{tag}-{ev.incident_id}", call_id=linked)
         out.append(replace(e, event=ev))

@@ -19,8 +19,8 @@ from streams.contract.records import (
     parse_call_event,
     parse_dispatch_event,
 )
+from streams.simulate import agents, scenarios
 from streams.simulate import generator as sim
-from streams.simulate import scenarios
 from streams.simulate.truth import Emitted, GroundTruth, ground_truth
 
 LONDON = ZoneInfo("Europe/London")
@@ -281,6 +281,7 @@ def test_ground_truth_totals_match_a_direct_count(
         if isinstance(ev, DispatchEvent):
             direct[(ev.region, f"dispatch:{ev.source}:{ev.category}")] += 1
             continue
+        assert isinstance(ev, CallEvent)  # a scenario without agent states
         name = f"disposition:{ev.disposition}" if ev.event == "disposition" else ev.event
         direct[(ev.region, name)] += 1
         if ev.event == "answered" and ev.wait_seconds is not None and ev.wait_seconds <= 60:
@@ -370,11 +371,11 @@ def test_diurnal_shape_follows_london_time_across_the_dst_change(catalogue: Cata
 
 def test_erlang_c_staffing_grows_with_load_and_stays_above_it() -> None:
     """The rota needs more handlers than the offered load and more as the load grows."""
-    handlers = [sim.erlang_c_handlers(rate / 60) for rate in (0.0, 0.5, 2.0, 8.0, 30.0)]
+    handlers = [agents.erlang_c_handlers(rate / 60) for rate in (0.0, 0.5, 2.0, 8.0, 30.0)]
     assert handlers == sorted(handlers)
     assert handlers[0] == 1
     for rate, n in zip((0.5, 2.0, 8.0, 30.0), handlers[1:], strict=True):
-        assert n > rate / 60 * sim.MEAN_HANDLE_S
+        assert n > rate / 60 * agents.MEAN_HANDLE_S
 
 
 def test_failure_mix_lifts_ambulance_and_ed_and_sums_to_one() -> None:
