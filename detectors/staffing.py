@@ -10,7 +10,8 @@ Time is event time throughout: "now" is the newest event time of the region, and
 event for `stale_seconds` counts as logged out from `last_seen + stale_seconds` on (and is
 counted as stale) until it is heard again.
 
-Handle time is measured from the agents' own states, not from the calls: a handled call starts
+Handle time is measured from the health advisers' own states, not from the calls (clinicians'
+callbacks are other work, not 111 calls answered): a handled call starts
 when an agent goes `on_call` and ends when it leaves `on_call`/`wrap_up` for anything else, or
 goes `on_call` again (the next call); its handle time is that span, counted in the minute it ends.
 State in, view out; JSON round trip exact (the state is checkpointed with the region's offset).
@@ -29,6 +30,7 @@ STATES: Final = ("logged_out", "ready", "on_call", "wrap_up", "not_ready")
 STAFFED: Final = frozenset({"ready", "on_call", "wrap_up"})
 HANDLING: Final = frozenset({"on_call", "wrap_up"})
 ALL: Final = "all"  # the provider label of a region-wide figure
+ROLES_ANSWERING: Final = "health_adviser"  # the role that answers 111 calls (clinicians call back)
 WINDOWS_MINUTES: Final = (15, 60)
 LOGGED_OUT_FORGET_SECONDS: Final = 86_400.0  # an agent logged out this long is dropped
 
@@ -143,10 +145,11 @@ def _transition(state: StaffingState, agent: Agent, obs: AgentObs, stale_seconds
         key = (agent.provider, agent.role, agent.state)
         state.seconds[key] = state.seconds.get(key, 0.0) + (end_s - agent.since_s)
     if agent.call_start_s is not None and (obs.state not in HANDLING or obs.state == "on_call"):
-        minute = int(obs.ts_s // 60) * 60
-        cell = state.handled.setdefault((agent.provider, minute), [0.0, 0.0])
-        cell[0] += 1
-        cell[1] += end_s - agent.call_start_s
+        if agent.role == ROLES_ANSWERING:  # a 111 call (clinicians' callbacks are not timed)
+            minute = int(obs.ts_s // 60) * 60
+            cell = state.handled.setdefault((agent.provider, minute), [0.0, 0.0])
+            cell[0] += 1
+            cell[1] += end_s - agent.call_start_s
         agent.call_start_s = None
     agent.provider, agent.role, agent.state = obs.provider, obs.role, obs.state
     agent.since_s = agent.last_seen_s = obs.ts_s

@@ -74,6 +74,10 @@ def _validate(s: Settings) -> None:
         window_config(s)
     except ValueError as exc:
         raise ConfigError(f"window settings (SURGE_GRACE_SECONDS, ...): {exc}") from exc
+    if s.agent_stale_seconds <= 0:
+        raise ConfigError("SURGE_AGENT_STALE_SECONDS must be > 0 (seconds of event time)")
+    if s.caller_patience_seconds < 0:
+        raise ConfigError("SURGE_CALLER_PATIENCE_SECONDS must be >= 0 (0: unknown, Erlang C)")
     if not 1 <= s.workers <= 16:
         raise ConfigError(f"SURGE_WORKERS={s.workers}: use 1 to 16 workers")
     if s.referral_baseline and not Path(s.referral_baseline).is_file():

@@ -54,6 +54,8 @@ class Settings:
     referral_baseline: str = ""  # JSON of warm-start baselines (`surge-monitor baseline`)
     # An agent with no state event for this long (event time) counts as logged out, and stale
     agent_stale_seconds: float = 7200.0
+    # Callers' mean patience for Erlang A's required handlers; 0 = unknown (Erlang C)
+    caller_patience_seconds: float = 300.0
     # Batching on the hot path: state is checkpointed once per batch, not once per event
     batch_max_events: int = 2000
     batch_seconds: float = 0.5

@@ -46,7 +46,12 @@ def create_app(
     )
     topics = faust_topics(app, settings)
     inputs = (settings.topic_calls, settings.topic_dispatches, settings.topic_agent_states)
-    metrics = Metrics(registry, inputs)
+    metrics = Metrics(
+        registry,
+        inputs,
+        target_seconds=settings.answer_target_seconds,
+        patience_seconds=settings.caller_patience_seconds or None,
+    )
     answer_rates.register(app, topics, metrics, catalogue, settings)
     dispatches.register(app, topics, metrics, catalogue, settings)
     staffing.register(app, topics, metrics, catalogue, settings)

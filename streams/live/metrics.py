@@ -28,7 +28,8 @@ from prometheus_client.registry import Collector
 from detectors.answer_rates import ALL_PROVIDERS, RegionView
 from detectors.dispatches import DispatchView
 from detectors.staffing import StaffingView
-from streams.live.staffing_metrics import staffing_families
+from streams.contract.thresholds import THRESHOLDS
+from streams.live.staffing_metrics import CapacityCollector, staffing_families
 
 EVENT_RESULTS = ("ok", "invalid", "late", "duplicate")
 V = TypeVar("V")
@@ -56,6 +57,9 @@ class ViewCollector(Collector, Generic[V]):
 
     def regions(self) -> set[str]:
         return set(self._views)
+
+    def views(self) -> dict[str, V]:
+        return self._views
 
     def describe(self) -> list[Metric]:
         return []  # label sets change with ownership; do not let register() call collect()
@@ -279,7 +283,15 @@ def _le(bound: float) -> str:
 class Metrics:
     """The registry's metrics; children are cached so the hot path does no label lookups."""
 
-    def __init__(self, registry: CollectorRegistry, topics: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        topics: tuple[str, ...],
+        *,
+        service_level: float = THRESHOLDS.service_level_standard,
+        target_seconds: float = 60.0,
+        patience_seconds: float | None = 300.0,
+    ) -> None:
         self.events_total = Counter(
             "surge_events_total",
             "Events read from each input topic by result (ok, invalid, late, duplicate).",
@@ -299,6 +311,10 @@ class Metrics:
         registry.register(self.regions)
         registry.register(self.dispatches)
         registry.register(self.staffing)
+        self.capacity = CapacityCollector(
+            self.regions.views, self.staffing.views, service_level, target_seconds, patience_seconds
+        )
+        registry.register(self.capacity)
         self._events = {
             (t, r): self.events_total.labels(t, r) for t in topics for r in EVENT_RESULTS
         }

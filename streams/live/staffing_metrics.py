@@ -4,11 +4,14 @@ the checkpoint on another worker, and exported only by the region's owner."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
-from detectors.staffing import StaffingView
+from detectors import capacity
+from detectors.answer_rates import RegionView
+from detectors.staffing import ROLES_ANSWERING, StaffingView
 
 
 def staffing_families(views: dict[str, StaffingView]) -> Iterator[Metric]:
@@ -44,3 +47,52 @@ def staffing_families(views: dict[str, StaffingView]) -> Iterator[Metric]:
             if h.seconds is not None:  # no handled call: absent, never 0
                 handle.add_metric([region, h.provider, f"{h.window_minutes}m"], h.seconds)
     yield from (agents, stale, seconds, handle)
+
+
+class CapacityCollector(Collector):
+    """`surge_agents_required`: what the owned regions' demand needs, from two views at once
+    (the calls offered in the hour, the agents' handle time), computed at scrape time."""
+
+    def __init__(
+        self,
+        calls: Callable[[], dict[str, RegionView]],
+        agents: Callable[[], dict[str, StaffingView]],
+        service_level: float,
+        target_seconds: float,
+        patience_seconds: float | None,
+    ) -> None:
+        self._calls, self._agents = calls, agents
+        self._service_level, self._target_seconds = service_level, target_seconds
+        self._patience_seconds = patience_seconds
+
+    def describe(self) -> list[Metric]:
+        return []  # label sets follow ownership
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "surge_agents_required",
+            "Health advisers Erlang A needs to answer the service-level standard within the "
+            "target, for the last hour's calls and handle time (absent with too little traffic).",
+            labels=["region", "provider", "role"],
+        )
+        agents = self._agents()
+        for region, view in sorted(self._calls().items()):
+            staff = agents.get(region)
+            if staff is None:
+                continue
+            handle = {h.provider: h for h in staff.handle_times if h.window_minutes == 60}
+            for w in view.windows:
+                h = handle.get(w.provider)
+                if w.window != "60m" or w.provider == "all" or h is None:
+                    continue
+                n = capacity.required(
+                    w.offered,
+                    h.calls,
+                    h.seconds,
+                    service_level=self._service_level,
+                    target_seconds=self._target_seconds,
+                    patience_seconds=self._patience_seconds,
+                )
+                if n is not None:
+                    family.add_metric([region, w.provider, ROLES_ANSWERING], n)
+        yield family
