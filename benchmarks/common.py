@@ -1,4 +1,5 @@
-"""What the live benchmarks share: a private stack, fresh topic sets, process figures, tables.
+"""What the benchmarks share: a private stack and fresh topic sets (the live ones), process
+figures, the text table (forecast.py uses it too).
 
 Each live benchmark (throughput.py, latency.py, memory.py) starts its own local stack
 (``streams.stack.up(settings, with_workers=False)``: Kafka 4.0 in KRaft mode, Prometheus,
@@ -30,6 +31,7 @@ from streams.stack.ports import free_port_range
 log = structlog.get_logger("benchmarks.common")
 
 START = datetime(2024, 3, 6, tzinfo=ZoneInfo("Europe/London"))  # a Wednesday, no DST change
+SATURDAY = datetime(2024, 3, 9, tzinfo=ZoneInfo("Europe/London"))  # the weekend after START
 SESSION_TIMEOUT_SECONDS = 10.0  # as the tests: the group join waits about half of it
 
 

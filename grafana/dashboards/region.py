@@ -2,6 +2,8 @@
 
 `provider="all"` is the whole region; per-provider charts keep it as a line for comparison.
 Stats and charts aggregate only to drop the `instance`/`job` labels (see national.py).
+Here the call-handling rows (the standards now, providers, waits), the annotations and the layout;
+the last row's panels (referrals, dispatches and callbacks) are in region_referrals.py.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from typing import Final
 from grafana_foundation_sdk.builders import dashboard, heatmap, stat, timeseries
 from grafana_foundation_sdk.models import dashboard as dashboard_models
 
+from grafana.dashboards import region_referrals
 from grafana.dashboards.panels import (
     AMBER,
     COUNT,
-    PER_MINUTE,
     PROMETHEUS,
     RATIO,
     SECONDS,
@@ -273,91 +275,6 @@ def answer_wait_distribution() -> heatmap.Panel:
     )
 
 
-# --- Referrals, dispatches and callbacks ---------------------------------------------------------
-
-
-def referral_rate() -> timeseries.Panel:
-    return timeseries_panel(
-        "Referral rate",
-        "Share of triaged calls whose disposition is an ambulance or an emergency department, "
-        "over 15 and 60 minutes. A normal month: about 10-13 % ambulance, 7-9 % ED.",
-        RATIO,
-    ).with_target(
-        query(
-            'max by (kind, window) (surge_referral_rate_ratio{region="$region"})',
-            "{{kind}} ({{window}})",
-        )
-    )
-
-
-def referrals_against_expected() -> timeseries.Panel:
-    dashed = dashboard_models.DynamicConfigValue(
-        id_val="custom.lineStyle", value={"fill": "dash", "dash": [10, 10]}
-    )
-    return (
-        timeseries_panel(
-            "Referrals against expected",
-            "Ambulance and ED dispositions in the last hour (solid) against the baseline "
-            "expected for this hour of the week (dashed, surge_referrals_expected).",
-            COUNT,
-        )
-        .with_target(
-            query(
-                "sum by (disposition) (increase(surge_dispositions_total"
-                '{region="$region", disposition=~"ambulance|ed"}[1h]))',
-                "{{disposition}} last hour",
-                "A",
-            )
-        )
-        .with_target(
-            query(
-                'max by (kind) (surge_referrals_expected{region="$region"})',
-                "{{kind}} expected",
-                "B",
-            )
-        )
-        .override_by_query("B", [dashed])
-    )
-
-
-def referral_spike_score() -> timeseries.Panel:
-    return timeseries_panel(
-        "Referral spike score",
-        "Standardised excess of referrals over the hour-of-week baseline, per kind: 0 is "
-        "expected, higher is a spike (the input of AmbulanceReferralSpike and EDReferralSpike).",
-        COUNT,
-    ).with_target(query('max by (kind) (surge_referral_spike_score{region="$region"})', "{{kind}}"))
-
-
-def dispatches_by_source() -> timeseries.Panel:
-    return timeseries_panel(
-        "Ambulance dispatches by source",
-        "Ambulance incidents dispatched in the region per minute, by source (111, 999, HCP, "
-        "other); 111-originated dispatches confirm the ambulance referrals downstream.",
-        PER_MINUTE,
-    ).with_target(
-        query(
-            "sum by (source) (rate("
-            'surge_dispatches_total{region="$region"}[$__rate_interval])) * 60',
-            "{{source}}",
-        )
-    )
-
-
-def callbacks_within_target() -> timeseries.Panel:
-    return timeseries_panel(
-        "Clinical callbacks within 10 min",
-        "Clinical callbacks made within 10 minutes of the request / callbacks requested, per "
-        "provider over 15 and 60 minutes (`all` is the region).",
-        RATIO,
-    ).with_target(
-        query(
-            'min by (provider, window) (surge_callback_within_target_ratio{region="$region"})',
-            "{{provider}} ({{window}})",
-        )
-    )
-
-
 # --- Annotations --------------------------------------------------------------------------------
 
 
@@ -414,11 +331,11 @@ def dashboard_builder() -> dashboard.Dashboard:
         .with_panel(answer_wait_percentiles().span(12).height(8))
         .with_panel(answer_wait_distribution().span(12).height(8))
         .with_row(dashboard.Row("Referrals, dispatches and callbacks"))
-        .with_panel(referral_rate().span(8).height(8))
-        .with_panel(referrals_against_expected().span(8).height(8))
-        .with_panel(referral_spike_score().span(8).height(8))
-        .with_panel(dispatches_by_source().span(12).height(8))
-        .with_panel(callbacks_within_target().span(12).height(8))
+        .with_panel(region_referrals.referral_rate().span(8).height(8))
+        .with_panel(region_referrals.referrals_against_expected().span(8).height(8))
+        .with_panel(region_referrals.referral_spike_score().span(8).height(8))
+        .with_panel(region_referrals.dispatches_by_source().span(12).height(8))
+        .with_panel(region_referrals.callbacks_within_target().span(12).height(8))
     )
 
 
