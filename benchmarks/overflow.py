@@ -44,7 +44,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from detectors.answer_rates import RegionView, region_status, region_view
-from detectors.overflow import PolicyParams
+from detectors.overflow_records import PolicyParams
 from streams.contract.catalogue import default_catalogue
 from streams.contract.config import load_settings
 from streams.contract.logs import configure_logging

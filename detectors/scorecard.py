@@ -18,16 +18,14 @@ gauges, so a scorecard and the dashboards cannot define a KPI two ways.
 - Alerts are the in-stream episodes of the provider's region (alerts are raised per region).
 - Overflow, when OverflowCommands are given, is the region's too (a region diverts its new
   calls, whichever provider would have answered them): the diversions the commands made
-  (:func:`overflow_episodes`), counted as activations in the period of their activate, minutes
-  under overflow within the period, and who started them (`auto` or `operator:<id>`). Not
-  graded.
+  (:func:`detectors.scorecard_overflow.overflow_episodes`), counted as activations in the
+  period of their activate, minutes under overflow within the period, and who started them
+  (`auto` or `operator:<id>`). Not graded.
 
-Each KPI is graded with the numbers of the alerts and dashboards: PASS meets the standard;
-WARNING misses it but not as far as an alert would page (service level 85-95 %, abandonment
-5-8 %: a normal month hovers at 94-96 % and 1-2 %, so a small provider's short period often lands
-there); FAIL is where the alerts page (service level under 85 %, where the dashboards turn red;
-abandonment at 8 % or more; referrals with a spike score above 3). A row's result is its worst
-grade.
+Each KPI is graded against :class:`detectors.scorecard_grades.Standards`, on the scale of that
+module (PASS, WARNING, FAIL, with the alerts' and dashboards' numbers); a row's result is its
+worst grade. This module counts and assembles; the grades and the diversions live in those two
+siblings (detectors.scorecard_grades, detectors.scorecard_overflow).
 """
 
 from __future__ import annotations
@@ -43,6 +41,8 @@ import numpy as np
 
 from detectors import baseline, referrals
 from detectors.region_alerts import AlertEvent
+from detectors.scorecard_grades import FAIL, PASS, WARNING, Standards, at_least, below, worst
+from detectors.scorecard_overflow import OverflowCommand, OverflowEpisode, overflow_episodes
 from detectors.spikes import poisson
 from detectors.windows import Bucket, Kpis, Totals, kpis
 
@@ -51,57 +51,11 @@ PERIODS: Final = ("day", "week", "month")
 HOUR: Final = 3600
 REFERRAL_KINDS: Final = referrals.KINDS  # ambulance, ed
 FIRING: Final = "firing"
-PASS: Final = "pass"  # noqa: S105  # a grade, not a password
-WARNING: Final = "warning"  # misses the standard
-FAIL: Final = "fail"  # past the critical level
-_ORDER: Final = {PASS: 0, WARNING: 1, FAIL: 2}
 
 # Totals' integer counts (offered, answered, ..., callbacks_within_target), in their order.
 _COUNTS: Final = tuple(
     f.name for f in fields(Totals) if f.name not in ("answered_wait_sum_seconds", "dispositions")
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Standards:
-    """The commissioned standards (DESIGN.md KPIs; NHS 111 minimum data set).
-
-    Callbacks have no standard unless one is given: DESIGN.md and issue 8 ask for callbacks
-    within 10 minutes but name no share, and NHS England's 111 statistics report the share
-    (41-51 % of callbacks in 2014-15) without a target. A contract that sets one (90 %, say)
-    is passed as ``callback_within_target_min`` (`surge-monitor scorecard --callback-standard`);
-    without it the figure is shown, not judged, rather than judged against a made-up number.
-    """
-
-    # Defaults: DESIGN.md and the alert rules' thresholds (streams.contract.thresholds.THRESHOLDS,
-    # which the stream layer passes in so that the numbers have one source).
-    service_level_min: float = 0.95  # answered within 60 s / answered: at least
-    service_level_fail_below: float = 0.85  # FAIL under this
-    abandon_rate_max: float = 0.05  # abandoned after 30 s / offered: below
-    abandon_rate_fail_at: float = 0.08  # FAIL at or above this
-    callback_within_target_min: float | None = None  # callbacks within 10 min / requested
-    # Referrals above the region's baseline, as the one-sided Poisson z of the spike score:
-    # FAIL above this.
-    referral_z_max: float = 3.0
-
-    def __post_init__(self) -> None:
-        shares = (
-            "service_level_min",
-            "service_level_fail_below",
-            "abandon_rate_max",
-            "abandon_rate_fail_at",
-            "callback_within_target_min",
-        )
-        for name in shares:
-            value = getattr(self, name)
-            if value is not None and not 0.0 <= value <= 1.0:
-                raise ValueError(f"standard {name} is {value}; give a share between 0 and 1")
-        if not (
-            self.service_level_fail_below <= self.service_level_min
-            and self.abandon_rate_max <= self.abandon_rate_fail_at
-            and self.referral_z_max > 0
-        ):
-            raise ValueError("each failing level must be at or beyond its standard")
 
 
 @dataclass(slots=True)
@@ -194,77 +148,6 @@ class Referral:
 
 
 @dataclass(frozen=True, slots=True)
-class OverflowCommand:
-    """The fields of an OverflowCommand record (DESIGN.md) the scorecard reads; epoch seconds."""
-
-    command_id: str
-    region: str
-    action: str  # activate | adjust | deactivate
-    target: str | None
-    issued_at_s: float
-    expires_at_s: float
-    issued_by: str  # auto | operator:<id>
-
-
-@dataclass(frozen=True, slots=True)
-class OverflowEpisode:
-    """One diversion of a region's new calls: from the activate that started it (or from the
-    first command seen, if it was under way before them) up to the next activate. It is in
-    force in `spans`: each activate or adjust from its issue until its expires_at (a command
-    nobody renews lapses, as the receiving systems apply it) or the region's next command,
-    which replaces it (a deactivate ends it). A hand-back after an operator's override lapsed,
-    or a refresh after a monitor outage, is an adjust: the same diversion, resumed."""
-
-    region: str
-    started_by: str  # issued_by of the first command: auto or operator:<id>
-    activated: bool  # started by an activate among the commands (False: under way before them)
-    targets: tuple[str, ...]  # the regions that took the overflow, in order, each once
-    spans: tuple[tuple[float, float], ...]  # [start, end) in epoch seconds, in order
-
-    @property
-    def start_s(self) -> float:
-        return self.spans[0][0]
-
-    @property
-    def end_s(self) -> float:
-        return self.spans[-1][1]
-
-    def seconds_within(self, start_s: float, end_s: float) -> float:
-        """Seconds of [start_s, end_s) in force."""
-        return sum(max(0.0, min(b, end_s) - max(a, start_s)) for a, b in self.spans)
-
-
-def overflow_episodes(commands: Iterable[OverflowCommand]) -> list[OverflowEpisode]:
-    """The diversions the commands made, by region and start. Each region's commands are taken
-    in issue order (ties in the order given: a topic partition's); a command_id seen again (an
-    acknowledgement republishes the command, a crash may re-issue one) counts once."""
-    seen: set[str] = set()
-    by_region: dict[str, list[OverflowCommand]] = {}
-    for c in commands:
-        if c.command_id not in seen:
-            seen.add(c.command_id)
-            by_region.setdefault(c.region, []).append(c)
-    out: list[OverflowEpisode] = []
-    for region, unsorted in sorted(by_region.items()):
-        cmds = sorted(unsorted, key=lambda c: c.issued_at_s)
-        # (started_by, activated, targets, spans) of the region's episodes, the last one open
-        episodes: list[tuple[str, bool, list[str], list[tuple[float, float]]]] = []
-        for i, c in enumerate(cmds):
-            if c.action == "deactivate":
-                continue  # it ends the previous command's span (below: the next command)
-            if c.action == "activate" or not episodes:
-                episodes.append((c.issued_by, c.action == "activate", [], []))
-            _, _, targets, spans = episodes[-1]
-            after = cmds[i + 1].issued_at_s if i + 1 < len(cmds) else math.inf
-            spans.append((c.issued_at_s, min(c.expires_at_s, after)))
-            if c.target is not None and c.target not in targets:
-                targets.append(c.target)
-        for by, activated, targets, spans in episodes:
-            out.append(OverflowEpisode(region, by, activated, tuple(targets), tuple(spans)))
-    return out
-
-
-@dataclass(frozen=True, slots=True)
 class Row:
     """One provider, one region, one period (clipped to the requested range)."""
 
@@ -315,12 +198,6 @@ class Row:
         return worst(grades)
 
 
-def worst(grades: Iterable[str | None]) -> str | None:
-    """The worst of the grades given, ignoring None (no data); None if there is none."""
-    known = [g for g in grades if g is not None]
-    return max(known, key=_ORDER.__getitem__) if known else None
-
-
 BaselineStates = Mapping[str, Mapping[str, baseline.State]]  # region -> kind or "all" -> state
 
 
@@ -328,7 +205,7 @@ def build(
     acc: Accumulator,
     *,
     period: str,
-    standards: Standards = Standards(),
+    standards: Standards = Standards(),  # noqa: B008  # frozen: a shared default is safe
     alerts: Sequence[AlertEvent] = (),
     baselines: BaselineStates | None = None,
     overflow: Iterable[OverflowCommand] | None = None,
@@ -405,32 +282,18 @@ def _row(
         referrals=tuple(
             _referral(kind, hourly, region_baselines, standards) for kind in REFERRAL_KINDS
         ),
-        service_level=_at_least(
+        service_level=at_least(
             k.service_level, standards.service_level_min, standards.service_level_fail_below
         ),
-        abandonment=_below(
+        abandonment=below(
             k.abandon_rate, standards.abandon_rate_max, standards.abandon_rate_fail_at
         ),
-        callbacks=_at_least(
+        callbacks=at_least(
             k.callback_within_target_rate,
             standards.callback_within_target_min,
             standards.callback_within_target_min,  # no separate failing level: a miss fails
         ),
     )
-
-
-def _at_least(value: float | None, standard: float | None, fail: float | None) -> str | None:
-    """Grade a share that must be at least `standard`; under `fail` it fails."""
-    if value is None or standard is None or fail is None:
-        return None
-    return PASS if value >= standard else WARNING if value >= fail else FAIL
-
-
-def _below(value: float | None, standard: float, fail: float) -> str | None:
-    """Grade a share that must be below `standard`; at or above `fail` it fails."""
-    if value is None:
-        return None
-    return PASS if value < standard else WARNING if value < fail else FAIL
 
 
 def _referral(
@@ -476,3 +339,27 @@ def _upper_z(count: float, expected: float) -> float:
         return 0.0 if count == 0 else math.inf
     log_p = poisson.log_upper_tail(np.array([count]), np.array([expected]))
     return float(max(0.0, float(poisson.upper_z(log_p)[0])))
+
+
+# The module's own names, and those of its siblings that importers reach through it.
+__all__ = [
+    "FAIL",
+    "FIRING",
+    "HOUR",
+    "LONDON",
+    "PASS",
+    "PERIODS",
+    "REFERRAL_KINDS",
+    "WARNING",
+    "Accumulator",
+    "BaselineStates",
+    "HourFigures",
+    "OverflowCommand",
+    "Referral",
+    "Row",
+    "Standards",
+    "add_minute",
+    "build",
+    "period_bounds",
+    "totals_of",
+]

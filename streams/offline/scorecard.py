@@ -6,7 +6,8 @@ detectors.scorecard, and the rows are written as `scorecard.csv` (one row per pr
 and period) and `scorecard.html`, a single self-contained file (inline CSS, plots as base64 PNG)
 that can be mailed to a commissioner and opened offline. Optionally the OverflowCommands of the
 range (a JSON-lines file of the records, or the overflow topic) add each region's overflow
-activations, minutes under overflow and who started them (detectors.scorecard.overflow_episodes).
+activations, minutes under overflow and who started them
+(detectors.scorecard_overflow.overflow_episodes).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import structlog
 
 from detectors import baseline
 from detectors import scorecard as card
-from detectors.scorecard import OverflowCommand, Row, Standards
+from detectors.scorecard import Row
+from detectors.scorecard_grades import Standards
+from detectors.scorecard_overflow import OverflowCommand
 from streams.contract.catalogue import Catalogue
 from streams.contract.errors import ConfigError
 from streams.contract.records import InvalidEvent, parse_ts

@@ -19,7 +19,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from detectors import scorecard as card
-from detectors.scorecard import LONDON, Referral, Row, Standards
+from detectors import scorecard_grades
+from detectors.scorecard import LONDON, Referral, Row
+from detectors.scorecard_grades import Standards
 from streams.contract.catalogue import Catalogue
 from streams.offline.scorecard import Scorecard
 
@@ -36,9 +38,9 @@ NO_DATA: Final = "n/a"
 
 
 _LABELS: Final = {
-    card.PASS: "Pass",
-    card.WARNING: "Below standard",
-    card.FAIL: "Fail",
+    scorecard_grades.PASS: "Pass",
+    scorecard_grades.WARNING: "Below standard",
+    scorecard_grades.FAIL: "Fail",
     None: "No data",
 }
 

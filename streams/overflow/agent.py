@@ -16,9 +16,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from detectors.overflow import (
-    PolicyParams,
-)
+from detectors.overflow_records import PolicyParams
 from streams.contract.catalogue import Catalogue
 from streams.contract.kafka_io import ensure_topic, read_partition
 from streams.contract.settings import Settings

@@ -52,7 +52,8 @@ from typing import Any, Final, cast
 import structlog
 
 from detectors import overflow as policy
-from detectors.overflow import (
+from detectors import overflow_records
+from detectors.overflow_records import (
     DIVERTING,
     Command,
     Override,
@@ -210,7 +211,7 @@ class Policy:
             expires,
             issued_by,
         )
-        action: policy.Action = (
+        action: overflow_records.Action = (
             ("adjust" if state.status in DIVERTING else "activate") if on else "deactivate"
         )
         why = req.reason or f"operator {req.operator}: {req.action}"
@@ -280,7 +281,7 @@ class Policy:
         return {
             "version": CHECKPOINT_VERSION,
             "clocks": self.clocks,
-            "states": {r: policy.to_json(s) for r, s in sorted(self.states.items())},
+            "states": {r: overflow_records.to_json(s) for r, s in sorted(self.states.items())},
             "history": {r: [list(s) for s in h] for r, h in sorted(self.history.items())},
             "overrides": [asdict(ov) for ov in self.overrides],
             "latest": self.latest,
@@ -294,7 +295,7 @@ class Policy:
                 f"{CHECKPOINT_VERSION}; delete the overflow checkpoint topic to re-arm the policy"
             )
         self.clocks = {r: float(c) for r, c in doc["clocks"].items()}
-        self.states = {r: policy.from_json(s) for r, s in doc["states"].items()}
+        self.states = {r: overflow_records.from_json(s) for r, s in doc["states"].items()}
         self.history = {r: [_snapshot(s) for s in h] for r, h in doc["history"].items()}
         self.overrides = [Override(**ov) for ov in doc["overrides"]]
         self.latest = dict(doc["latest"])

@@ -12,9 +12,7 @@ from typing import Any, Final, Literal
 import orjson
 import structlog
 
-from detectors.overflow import (
-    PolicyParams,
-)
+from detectors.overflow_records import PolicyParams
 from streams.contract.catalogue import Catalogue
 from streams.contract.errors import SurgeError
 from streams.contract.settings import Settings

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from detectors.overflow import PolicyParams
+from detectors.overflow_records import PolicyParams
 from streams.cli.overflow import add_commands, cmd_request
 from streams.contract.catalogue import default_catalogue
 from streams.contract.settings import Settings

@@ -166,7 +166,7 @@ def test_bad_requests_are_refused_with_a_reason(doc: dict[str, Any], message: st
 
 def test_command_json_has_the_design_fields() -> None:
     """An OverflowCommand record carries exactly the fields of DESIGN.md."""
-    from detectors.overflow import Command
+    from detectors.overflow_records import Command
 
     doc = command_json(Command("a:1", "a", "deactivate", "b", 0.0, "why", T0, T0 + 60))
     assert set(doc) == FIELDS

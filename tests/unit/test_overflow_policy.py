@@ -12,7 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors import overflow as o
-from detectors.overflow import Command, Override, PolicyParams, PolicyState, RegionSignal
+from detectors import overflow_records as rec
+from detectors.overflow_records import (
+    DIVERTING,
+    Command,
+    Override,
+    PolicyParams,
+    PolicyState,
+    RegionSignal,
+)
 from streams.contract.thresholds import THRESHOLDS
 
 T0 = 1_700_000_040.0
@@ -384,9 +392,9 @@ def test_states_saved_before_rule_2b_still_load() -> None:
     """A state with a forecast timer round-trips; one saved without the field loads with none."""
     pending = PolicyState(status="pending", since_s=T0, forecast_since_s=T0 - MIN)
     assert roundtrip(pending) == pending
-    doc = o.to_json(pending)
+    doc = rec.to_json(pending)
     del doc["forecast_since_s"]
-    assert o.from_json(doc) == replace(pending, forecast_since_s=None)
+    assert rec.from_json(doc) == replace(pending, forecast_since_s=None)
 
 
 def test_time_going_backwards_skips_the_region() -> None:
@@ -403,7 +411,7 @@ def test_time_going_backwards_skips_the_region() -> None:
 )
 def test_spare_capacity(sl15: float | None, waiting: int, expected: float) -> None:
     """Headroom is the distance above the standard, 0 with no data or a queue."""
-    got = o.spare_capacity(sl15, waiting, standard=0.95, waiting_limit=5)
+    got = rec.spare_capacity(sl15, waiting, standard=0.95, waiting_limit=5)
     assert got == pytest.approx(expected)
 
 
@@ -427,16 +435,16 @@ def test_bad_params_are_refused(kwargs: dict[str, float]) -> None:
 
 
 def roundtrip(state: PolicyState) -> PolicyState:
-    return o.from_json(json.loads(json.dumps(o.to_json(state), allow_nan=False)))
+    return rec.from_json(json.loads(json.dumps(rec.to_json(state), allow_nan=False)))
 
 
 def test_bad_state_documents_are_refused() -> None:
     """An unknown version or status fails loudly."""
-    doc = o.to_json(PolicyState())
+    doc = rec.to_json(PolicyState())
     with pytest.raises(ValueError, match="version"):
-        o.from_json({**doc, "version": 0})
+        rec.from_json({**doc, "version": 0})
     with pytest.raises(ValueError, match="status"):
-        o.from_json({**doc, "status": "on"})
+        rec.from_json({**doc, "status": "on"})
 
 
 # ---- properties ------------------------------------------------------------------------------
@@ -524,11 +532,11 @@ def test_policy_invariants(
                 assert now - min(breach, early) >= params.on_after_seconds
         for region, state in states.items():
             assert applied.get(region, (None, 0.0)) == (
-                (state.target, state.share) if state.status in o.DIVERTING else (None, 0.0)
+                (state.target, state.share) if state.status in DIVERTING else (None, 0.0)
             )
             assert roundtrip(state) == state
         for target in NEIGHBOURS:
-            sources = [s for s in states.values() if s.status in o.DIVERTING and s.target == target]
+            sources = [s for s in states.values() if s.status in DIVERTING and s.target == target]
             assert len(sources) <= params.max_sources_per_target
 
 

@@ -16,15 +16,9 @@ import pytest
 from detectors import baseline
 from detectors import scorecard as card
 from detectors.region_alerts import AlertEvent
-from detectors.scorecard import (
-    FAIL,
-    PASS,
-    WARNING,
-    Accumulator,
-    OverflowCommand,
-    OverflowEpisode,
-    Standards,
-)
+from detectors.scorecard import Accumulator
+from detectors.scorecard_grades import FAIL, PASS, WARNING, Standards
+from detectors.scorecard_overflow import OverflowCommand, OverflowEpisode, overflow_episodes
 from detectors.windows import Bucket
 from streams.cli.main import main
 from streams.contract.catalogue import default_catalogue
@@ -315,7 +309,7 @@ def test_overflow_episodes(
 ) -> None:
     """A diversion runs from an activate; each command is in force until it lapses or the next
     command of the region replaces it."""
-    assert card.overflow_episodes(commands) == expected
+    assert overflow_episodes(commands) == expected
 
 
 def test_overflow_figures_per_period() -> None:
