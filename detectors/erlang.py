@@ -54,6 +54,8 @@ _GAUSS_X, _GAUSS_W = np.polynomial.legendre.leggauss(12)  # per segment; exact t
 _STEP = 0.5  # a segment's log-integrand moves by about this: e^0.5 is a polynomial to 1e-16
 _DROP = 45.0  # integrate where log(integrand) is within this of its peak: e^-45 ~ 3e-20
 _BISECTIONS = 200  # enough to pin a span end to a double
+_MAX_SEGMENTS = 20_000  # a backstop only
+_MAX_PATIENT_CALLS = 1e12  # lam * patience: beyond, phi's ~1e12 magnitude eats the 45 of its span
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,13 +169,15 @@ def _breakpoints(c: float, lam: float, theta: float, *, hang_up: bool) -> list[f
     1/theta and a tail of scale 1/c that can be 10^4 times longer, so equal steps cannot serve."""
     lo, hi = _span(c, lam, theta)
     points, t = [lo], lo
-    while t < hi:
+    for _ in range(_MAX_SEGMENTS):  # a few hundred in practice: |phi| moves by < ~150 in all
         decay = math.exp(-theta * t)
         rate = max(abs(lam * decay - c), math.sqrt(theta * lam * decay), 16 * _STEP / (hi - lo))
         rate = max(rate, theta * decay) if hang_up else rate
         t = min(hi, t + _STEP / rate)
         points.append(t)
-    return points
+        if t >= hi:
+            break
+    return points if points[-1] >= hi else [*points, hi]
 
 
 def _nodes(points: list[float]) -> tuple[FloatArray, FloatArray]:
@@ -204,6 +208,12 @@ def erlang_a(
     patience = _number(
         "patience_seconds", patience_seconds, zero_ok=False, why="mean time before hanging up"
     )
+    if lam * patience > _MAX_PATIENT_CALLS:
+        raise ValueError(
+            f"calls per second x patience_seconds must be <= {_MAX_PATIENT_CALLS:g}, got "
+            f"{lam * patience:.3g}: more callers arriving within one mean patience than double "
+            "precision can model; check the units of calls, interval_seconds and patience_seconds"
+        )
     if lam == 0:
         return _idle(n, 0.0)
     theta, c = 1.0 / patience, n / aht  # hang-up rate, handlers' completion rate

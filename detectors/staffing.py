@@ -27,6 +27,7 @@ DUPLICATE: Final = "duplicate"
 TOO_LATE: Final = "too_late"
 STATE_VERSION: Final = 1
 STATES: Final = ("logged_out", "ready", "on_call", "wrap_up", "not_ready")
+ROLES: Final = ("health_adviser", "clinician")
 STAFFED: Final = frozenset({"ready", "on_call", "wrap_up"})
 HANDLING: Final = frozenset({"on_call", "wrap_up"})
 ALL: Final = "all"  # the provider label of a region-wide figure

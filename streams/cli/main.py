@@ -9,7 +9,16 @@ from typing import Any
 
 import structlog
 
-from streams.cli import overflow, replay, scorecard, simulate, stack, worker
+from streams.cli import (
+    erlang,
+    overflow,
+    replay,
+    rota,
+    scorecard,
+    simulate,
+    stack,
+    worker,
+)
 from streams.contract.config import load_settings
 from streams.contract.errors import SurgeError
 from streams.contract.logs import configure_logging
@@ -37,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="surge-monitor", description=__doc__)
     sub = p.add_subparsers(required=True, metavar="COMMAND")
-    for group in (worker, stack, simulate, scorecard, overflow, replay):
+    for group in (worker, stack, simulate, scorecard, overflow, replay, rota, erlang):
         group.add_commands(sub)
     return p
 

@@ -19,6 +19,10 @@ Conventions of the expressions:
   if a stale series of a previous owner lingers for a scrape or two.
 - A ratio with no denominator is absent, never 0 or 1: no traffic, no alert, except where absence is
   itself the symptom (nothing answered for 15 minutes; a silent feed).
+- Staffing compares like with like: only the (provider, role) pairs that have both agent states
+  and a positive figure to compare with (a rota, Erlang A's requirement) count on either side, so
+  a provider whose ACD is not connected, or a role with no rota, neither pages nor hides a
+  shortfall. Duplicated series of a rebalance double both sides of the ratio alike.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ TEAM_PIPELINE: Final = "pipeline"
 NATIONAL: Final = "national"  # the region label of pipeline-wide alerts
 
 GROUP_CALLS: Final = "surge-calls"
+GROUP_STAFFING: Final = "surge-staffing"
 GROUP_REFERRALS: Final = "surge-referrals"
 GROUP_PIPELINE: Final = "surge-pipeline"
 
@@ -220,6 +225,72 @@ def _referral_spike(
     )
 
 
+# Staffed = agents ready, on a call or in wrap-up (DESIGN.md, KPIs). Only the rota and the
+# requirement need provider!="all" (a region-wide figure beside the providers' own): pairing with
+# them drops a region-wide agents series, and Erlang A's requirement is for health advisers only.
+_STAFFED = 'surge_agents{state=~"ready|on_call|wrap_up"}'
+_COMMISSIONED = 'surge_agents_commissioned{provider!="all"} > 0'
+_REQUIRED = 'surge_agents_required{provider!="all", role="health_adviser"} > 0'
+_PAIRS = "on (region, provider, role)"
+
+
+def _staffed_share(staffed: str, target: str, ratio: float, min_short: int) -> str:
+    """Staffed / target by region below `ratio` and at least `min_short` handlers short, over
+    the (provider, role) pairs that have both agent states and a positive target (a pair with a
+    target of 0 would count its staff against nobody): the value is the staffed share."""
+    have = f"sum by (region) ({staffed} and {_PAIRS} {target})"
+    need = f"sum by (region) ({target} and {_PAIRS} surge_agents)"
+    return f"""{have}
+  / {need}
+< {_num(ratio)}
+and on (region)
+{need}
+  - {have}
+>= {min_short}"""
+
+
+def _staffing_commissioned(t: Thresholds, severity: Severity, ratio: float) -> AlertRule:
+    return AlertRule(
+        name="StaffingBelowCommissioned",
+        severity=severity,
+        group=GROUP_STAFFING,
+        expr=_staffed_share(_STAFFED, _COMMISSIONED, ratio, t.staffing_min_handlers_short),
+        for_=duration(t.staffing_for_seconds),
+        summary=f"{_REGION}: {{{{ $value | humanizePercentage }}}} of the commissioned handlers "
+        "staffed",
+        description=(
+            f"In {_REGION} {{{{ $value | humanizePercentage }}}} of the handlers commissioned for "
+            "this rota interval are staffed (ready, on a call or in wrap-up), at least "
+            f"{t.staffing_min_handlers_short} handlers short, for "
+            f"{_words(t.staffing_for_seconds)}; {severity} below {_pct(ratio)}. Callers queue "
+            "and hang up before the service level shows it."
+        ),
+        team=TEAM_OPERATIONS,
+    )
+
+
+def _staffing_required(t: Thresholds) -> AlertRule:
+    ratio = t.staffing_required_warning_ratio
+    return AlertRule(
+        name="StaffingBelowRequired",
+        severity="warning",
+        group=GROUP_STAFFING,
+        expr=_staffed_share(_STAFFED, _REQUIRED, ratio, t.staffing_min_handlers_short),
+        for_=duration(t.staffing_required_for_seconds),
+        summary=f"{_REGION}: health advisers staffed {{{{ $value | humanizePercentage }}}} of "
+        "those needed for the 60 s standard",
+        description=(
+            f"In {_REGION} the health advisers staffed (ready, on a call or in wrap-up) are "
+            f"{{{{ $value | humanizePercentage }}}} of the number Erlang A needs to answer "
+            f"{_pct(t.service_level_standard)} of the last hour's calls within 60 s: under "
+            f"{_pct(ratio)} and at least {t.staffing_min_handlers_short} advisers short, for "
+            f"{_words(t.staffing_required_for_seconds)}. At that staffing Erlang A expects the "
+            "service level and abandonment near their alert levels."
+        ),
+        team=TEAM_OPERATIONS,
+    )
+
+
 def _breach_forecast(t: Thresholds) -> AlertRule:
     # The forecast (detectors.forecast) is of ServiceLevelBelowStandard's warning condition, and
     # is 0 once that holds: the warning stays on through the breach, so that the page about the
@@ -338,6 +409,9 @@ def build_alerts(t: Thresholds = THRESHOLDS) -> tuple[AlertRule, ...]:
         _calls_waiting(t, "critical", t.longest_wait_critical_seconds),
         _breach_forecast(t),
         _feed_silent(t),
+        _staffing_commissioned(t, "warning", t.staffing_commissioned_warning_ratio),
+        _staffing_commissioned(t, "critical", t.staffing_commissioned_critical_ratio),
+        _staffing_required(t),
         _referral_spike(t, "warning", t.referral_spike_warning, **ambulance),
         _referral_spike(t, "critical", t.referral_spike_critical, **ambulance),
         _referral_spike(t, "warning", t.referral_spike_warning, **ed),
@@ -350,7 +424,7 @@ def build_alerts(t: Thresholds = THRESHOLDS) -> tuple[AlertRule, ...]:
 
 ALERTS: Final = build_alerts()
 ALERT_NAMES: Final = tuple(dict.fromkeys(a.name for a in ALERTS))
-GROUPS: Final = (GROUP_CALLS, GROUP_REFERRALS, GROUP_PIPELINE)
+GROUPS: Final = (GROUP_CALLS, GROUP_STAFFING, GROUP_REFERRALS, GROUP_PIPELINE)
 
 
 def _q(text: str) -> str:

@@ -60,6 +60,27 @@ class Thresholds:
     #   surge-monitor backtest FILE --thresholds T.toml
     breach_forecast_seconds: float = 1800
     breach_forecast_for_seconds: int = 1800
+    # Staffing: staffed = agents ready, on a call or in wrap-up. These alerts see a staff loss when
+    # it happens; the service level shows it late and noisily (deploy/runbooks/
+    # StaffingBelowCommissioned.md has the numbers, from detectors.erlang). Staffed / commissioned
+    # (both roles, the pairs that send agent states): a rota sized by Erlang C for 95 % in 60 s
+    # that is 10 % short puts a big region's offered load above its handlers (Erlang C: an
+    # unbounded queue; Erlang A, 5 min patience: 3-5 % of callers hang up, 3-5x normal); 25 %
+    # short gives Erlang A 57-79 % within 60 s and 11-17 % abandoned: Good Friday 2013 (75 %, 13 %).
+    staffing_commissioned_warning_ratio: float = 0.90
+    staffing_commissioned_critical_ratio: float = 0.75
+    # Health advisers staffed / Erlang A's required at 95 % in 60 s: staffed 1 under required is
+    # still 90-95 % on Erlang A (not worth a page, and within the estimate's noise); under 90 % of
+    # it Erlang A gives 75-91 % and 6-13 % abandoned, the KPI warnings' levels (85 %, 8 %).
+    staffing_required_warning_ratio: float = 0.90
+    # Also at least this many handlers short: one adviser late back from a break in a night team
+    # of 6 is 83 % of the rota, not a page.
+    staffing_min_handlers_short: int = 2
+    # Held for 15 minutes: breaks and shift changes dip a few percent for minutes. A 2013-style
+    # shortfall (40-60 % staffed) then pages 15 minutes after the loss; ServiceLevelBelowStandard
+    # paged a median 49-83 minutes after it in an M/M/N+M simulation (the runbook).
+    staffing_for_seconds: int = 900
+    staffing_required_for_seconds: int = 900
     # Silent feed: no offered call for feed_silent_seconds where the same hour yesterday had at
     # least feed_busy_offered_per_hour calls, or for feed_silent_quiet_seconds in a region live in
     # the last feed_live_lookback_seconds. A fixed 15 minutes would page most nights for a small

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from streams.contract import kafka_security
 from streams.contract.catalogue import Catalogue, load_catalogue
 from streams.contract.settings import Settings
-from streams.live import answer_rates, dispatches, staffing
+from streams.live import answer_rates, dispatches, rota, staffing
 from streams.live.faust_topics import faust_topics
 from streams.live.metrics import Metrics
 
@@ -51,10 +51,12 @@ def create_app(
         inputs,
         target_seconds=settings.answer_target_seconds,
         patience_seconds=settings.caller_patience_seconds or None,
+        providers={r.code: tuple(p.id for p in r.providers) for r in catalogue.regions},
     )
     answer_rates.register(app, topics, metrics, catalogue, settings)
     dispatches.register(app, topics, metrics, catalogue, settings)
     staffing.register(app, topics, metrics, catalogue, settings)
+    rota.register(app, metrics, catalogue, settings)
     for register in extra:
         register(app, registry, catalogue, settings)
     return app

@@ -13,7 +13,7 @@ Built on a registry passed in, so tests use a fresh `CollectorRegistry()` each.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 
 from detectors.answer_rates import ALL_PROVIDERS, RegionView
 from detectors.dispatches import DispatchView
+from detectors.rota import RotaIndex
 from detectors.staffing import StaffingView
 from streams.contract.thresholds import THRESHOLDS
 from streams.live.staffing_metrics import CapacityCollector, staffing_families
@@ -291,6 +292,7 @@ class Metrics:
         service_level: float = THRESHOLDS.service_level_standard,
         target_seconds: float = 60.0,
         patience_seconds: float | None = 300.0,
+        providers: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.events_total = Counter(
             "surge_events_total",
@@ -311,8 +313,15 @@ class Metrics:
         registry.register(self.regions)
         registry.register(self.dispatches)
         registry.register(self.staffing)
+        self.rota = RotaIndex()  # replaced whole by streams.live.rota
         self.capacity = CapacityCollector(
-            self.regions.views, self.staffing.views, service_level, target_seconds, patience_seconds
+            self.regions.views,
+            self.staffing.views,
+            lambda: self.rota,
+            providers or {},
+            service_level=service_level,
+            target_seconds=target_seconds,
+            patience_seconds=patience_seconds,
         )
         registry.register(self.capacity)
         self._events = {

@@ -4,14 +4,15 @@ the checkpoint on another worker, and exported only by the region's owner."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from detectors import capacity
 from detectors.answer_rates import RegionView
-from detectors.staffing import ROLES_ANSWERING, StaffingView
+from detectors.rota import RotaIndex
+from detectors.staffing import ROLES, ROLES_ANSWERING, StaffingView
 
 
 def staffing_families(views: dict[str, StaffingView]) -> Iterator[Metric]:
@@ -50,18 +51,23 @@ def staffing_families(views: dict[str, StaffingView]) -> Iterator[Metric]:
 
 
 class CapacityCollector(Collector):
-    """`surge_agents_required`: what the owned regions' demand needs, from two views at once
-    (the calls offered in the hour, the agents' handle time), computed at scrape time."""
+    """What the owned regions' demand needs and what their rota plans, at scrape time:
+    `surge_agents_required` from two views at once (the calls offered in the hour, the agents'
+    handle time), `surge_agents_rostered` and `surge_agents_commissioned` from the rota interval
+    covering the region's event time (absent where no interval covers it)."""
 
     def __init__(
         self,
         calls: Callable[[], dict[str, RegionView]],
         agents: Callable[[], dict[str, StaffingView]],
+        rota: Callable[[], RotaIndex],
+        providers: Mapping[str, tuple[str, ...]],
+        *,
         service_level: float,
         target_seconds: float,
         patience_seconds: float | None,
     ) -> None:
-        self._calls, self._agents = calls, agents
+        self._calls, self._agents, self._rota, self._providers = calls, agents, rota, providers
         self._service_level, self._target_seconds = service_level, target_seconds
         self._patience_seconds = patience_seconds
 
@@ -69,6 +75,39 @@ class CapacityCollector(Collector):
         return []  # label sets follow ownership
 
     def collect(self) -> Iterator[Metric]:
+        yield self._required()
+        yield from self._planned()
+
+    def _planned(self) -> Iterator[Metric]:
+        rostered = GaugeMetricFamily(
+            "surge_agents_rostered",
+            "Handlers the provider scheduled for the rota interval covering the region's event "
+            "time (surge-monitor rota publish).",
+            labels=["region", "provider", "role"],
+        )
+        commissioned = GaugeMetricFamily(
+            "surge_agents_commissioned",
+            "Handlers the contract requires on the phones in that rota interval.",
+            labels=["region", "provider", "role"],
+        )
+        rota, agents, calls = self._rota(), self._agents(), self._calls()
+        for region in sorted(agents.keys() | calls.keys()):
+            staff, view = agents.get(region), calls.get(region)
+            now = staff.now_s if staff is not None and staff.now_s is not None else None
+            if now is None and view is not None:
+                now = view.watermark_s
+            if now is None:
+                continue
+            for provider in self._providers.get(region, ()):
+                for role in ROLES:
+                    plan = rota.lookup(region, provider, role, now)
+                    if plan is not None:
+                        rostered.add_metric([region, provider, role], plan.rostered)
+                        commissioned.add_metric([region, provider, role], plan.commissioned)
+        yield rostered
+        yield commissioned
+
+    def _required(self) -> Metric:
         family = GaugeMetricFamily(
             "surge_agents_required",
             "Health advisers Erlang A needs to answer the service-level standard within the "
@@ -95,4 +134,4 @@ class CapacityCollector(Collector):
                 )
                 if n is not None:
                     family.add_metric([region, w.provider, ROLES_ANSWERING], n)
-        yield family
+        return family

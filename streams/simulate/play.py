@@ -15,13 +15,13 @@ import structlog
 from kafka import KafkaProducer
 
 from streams.contract.kafka_security import client_kwargs, explained
+from streams.contract.rota import ROTA_COLUMNS
 from streams.contract.settings import Settings
 from streams.simulate.truth import Emitted, GroundTruth
 
 log = structlog.get_logger(__name__)
 
 PROGRESS_EVERY_SECONDS = 5.0
-ROTA_COLUMNS = ("region", "provider", "role", "start", "minutes", "commissioned", "rostered")
 
 
 def topic_for(settings: Settings, logical: str) -> str:

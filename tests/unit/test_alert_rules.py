@@ -16,6 +16,7 @@ from streams.contract.alert_rules import (
     ALERT_NAMES,
     ALERTS,
     RUNBOOK_BASE_URL,
+    TEAM_PIPELINE,
     AlertRule,
     build_alerts,
     duration,
@@ -38,6 +39,8 @@ DESIGN_ALERTS = (
     "AmbulanceReferralSpike",
     "EDReferralSpike",
     "ServiceLevelBreachForecast",
+    "StaffingBelowCommissioned",
+    "StaffingBelowRequired",
     "RegionFeedSilent",
     "PipelineLagging",
     "DeadLetterRateHigh",
@@ -137,6 +140,7 @@ def test_critical_thresholds_are_beyond_the_warnings() -> None:
     assert t.longest_wait_critical_seconds < 17.5 * 60  # Good Friday 2013 is critical
     assert t.referral_spike_warning < t.referral_spike_critical
     assert t.lag_warning_seconds < t.lag_critical_seconds
+    assert t.staffing_commissioned_critical_ratio < t.staffing_commissioned_warning_ratio < 1
 
 
 @pytest.mark.parametrize(
@@ -233,6 +237,22 @@ def test_each_catalogue_region_routes_to_its_on_call_receiver(
         assert routes(alertmanager_config, *labels) == f"on-call-{region}"
     text = alertmanager_config.read_text(encoding="utf-8")
     assert f'url: "http://127.0.0.1:9095/alerts/{region}"' in text
+
+
+REGIONAL = [rule for rule in ALERTS if rule.region is None]
+
+
+@pytest.mark.parametrize("rule", REGIONAL, ids=lambda r: f"{r.name}-{r.severity}")
+def test_every_regional_rule_routes_by_its_labels_to_the_region_s_on_call(
+    alertmanager_config: Path, rule: AlertRule
+) -> None:
+    """A `by (region)` rule's own labels reach on-call-<region>, and `national` for the pipeline."""
+    own = [f"{key}={value}" for key, value in rule.labels.items()]
+    labels = (f"alertname={rule.name}", "region=west-midlands", *own)
+    expected = "on-call-west-midlands"
+    if rule.team == TEAM_PIPELINE:
+        expected = f"national,{expected}"
+    assert routes(alertmanager_config, *labels) == expected
 
 
 def test_national_pipeline_and_unknown_alerts_route_as_documented(

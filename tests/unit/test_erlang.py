@@ -291,7 +291,7 @@ def test_erlang_a_stays_stable_beyond_full_load() -> None:
      ("interval_seconds", -60.0), ("aht_seconds", 0.0), ("aht_seconds", math.inf),
      ("target_seconds", -1.0), ("target_seconds", math.inf), ("agents", 0), ("agents", -3),
      ("agents", 2.5), ("agents", True), ("patience_seconds", 0.0),
-     ("patience_seconds", -5.0), ("patience_seconds", math.nan)],
+     ("patience_seconds", -5.0), ("patience_seconds", math.nan), ("calls", 1e13)],
 )  # fmt: skip
 def test_invalid_arguments_are_refused_by_name(argument: str, value: object) -> None:
     """An impossible argument raises ValueError naming it."""

@@ -7,14 +7,16 @@ from dataclasses import replace
 import pytest
 from prometheus_client import CollectorRegistry
 
+from detectors.rota import RotaIndex
 from streams.contract.catalogue import default_catalogue
 from streams.contract.config import load_settings
 from streams.contract.errors import ConfigError
+from streams.contract.rota import parse_rota_csv
 from streams.contract.settings import Settings
 from streams.live.metrics import Metrics
 from streams.offline.replayer import Replayer, route
 from streams.simulate import generator, scenarios
-from streams.simulate.play import write_jsonl
+from streams.simulate.play import write_jsonl, write_rota
 
 START = 1364544000.0  # Good Friday 2013, 08:00 UTC
 
@@ -30,7 +32,11 @@ def metrics(tmp_path_factory: pytest.TempPathFactory) -> CollectorRegistry:
         replayer.routed(route(line, catalogue))
     result = replayer.finish()
     registry = CollectorRegistry()
-    m = Metrics(registry, ("calls", "dispatches", "agents"))
+    providers = {r.code: tuple(p.id for p in r.providers) for r in catalogue.regions}
+    m = Metrics(registry, ("calls", "dispatches", "agents"), providers=providers)
+    rota = tmp_path_factory.mktemp("rota") / "rota.csv"
+    write_rota(generator.rota(day, catalogue), rota)
+    m.rota = RotaIndex(parse_rota_csv(rota.read_text(), catalogue, str(rota)))
     for region, view in result.views.items():
         m.regions.publish(region, view)
     for region, staff in result.staffing.items():
@@ -65,6 +71,26 @@ def test_failing_regions_staff_well_below_required_and_healthy_ones_near_it(
     assert nw < 0.5
     yas = staffed(metrics, "yorkshire", "yas") / (required(metrics, "yorkshire", "yas") or 1)
     assert 0.75 <= yas <= 1.3
+
+
+def test_the_rota_shows_the_failing_provider_short_of_what_was_commissioned(
+    metrics: CollectorRegistry,
+) -> None:
+    """From the generator's own rota: north-west staffed under half of commissioned, Yorkshire
+    within 10 % of it; every region shows its rota interval."""
+
+    def planned(name: str, region: str, provider: str) -> float | None:
+        labels = {"region": region, "provider": provider, "role": "health_adviser"}
+        return metrics.get_sample_value(name, labels)
+
+    nw = planned("surge_agents_commissioned", "north-west", "nhs-direct")
+    yas = planned("surge_agents_commissioned", "yorkshire", "yas")
+    assert nw and yas
+    assert planned("surge_agents_rostered", "north-west", "nhs-direct") == nw
+    assert staffed(metrics, "north-west", "nhs-direct") / nw < 0.5
+    assert 0.9 <= staffed(metrics, "yorkshire", "yas") / yas <= 1.1
+    labels = {"region": "london", "provider": "lcw", "role": "clinician"}
+    assert metrics.get_sample_value("surge_agents_commissioned", labels) is None  # no plan
 
 
 def test_staff_seconds_and_handle_time_are_exported(metrics: CollectorRegistry) -> None:
