@@ -23,6 +23,15 @@ from streams.stack.ports import free_port, free_port_range
 configure_logging("info", "console")
 
 
+@pytest.fixture(autouse=True)
+def fresh_logging() -> Iterator[None]:
+    """Each test starts from the same logging set-up: a command run by one test (main() lowers
+    the level to errors when it fails) must not hide another test's log events."""
+    configure_logging("info", "console")
+    yield
+    configure_logging("info", "console")
+
+
 @pytest.fixture(scope="session")
 def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     state = tmp_path_factory.mktemp("surge-stack")

@@ -30,94 +30,28 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
+from streams.contract.rule_format import (
+    GROUP_CALLS,
+    GROUP_PIPELINE,
+    GROUP_REFERRALS,
+    GROUP_STAFFING,
+    NATIONAL,
+    PIPELINE_DASHBOARD,
+    TEAM_AMBULANCE,
+    TEAM_ED,
+    TEAM_OPERATIONS,
+    TEAM_PIPELINE,
+    AlertRule,
+    Severity,
+    duration,
+    last,
+    num,
+    pct,
+    words,
+)
 from streams.contract.thresholds import THRESHOLDS, Thresholds
-
-Severity = Literal["warning", "critical"]
-
-RUNBOOK_BASE_URL: Final = "deploy/runbooks/"
-REGION_DASHBOARD: Final = "/d/surge-region/region?var-region={{ $labels.region }}"
-PIPELINE_DASHBOARD: Final = "/d/surge-pipeline/pipeline-health"
-NATIONAL_DASHBOARD: Final = "/d/surge-national/national-overview"
-
-TEAM_OPERATIONS: Final = "111-operations"
-TEAM_AMBULANCE: Final = "ambulance-liaison"
-TEAM_ED: Final = "ed-liaison"
-TEAM_PIPELINE: Final = "pipeline"
-NATIONAL: Final = "national"  # the region label of pipeline-wide alerts
-
-GROUP_CALLS: Final = "surge-calls"
-GROUP_STAFFING: Final = "surge-staffing"
-GROUP_REFERRALS: Final = "surge-referrals"
-GROUP_PIPELINE: Final = "surge-pipeline"
-
-
-@dataclass(frozen=True, slots=True)
-class AlertRule:
-    """One Prometheus alerting rule: an alert name at one severity."""
-
-    name: str
-    severity: Severity
-    group: str
-    expr: str
-    for_: str
-    summary: str
-    description: str
-    team: str
-    region: str | None = None  # a fixed region label; None: the expression's `by (region)`
-    dashboard_url: str = REGION_DASHBOARD
-
-    @property
-    def labels(self) -> dict[str, str]:
-        fixed = {} if self.region is None else {"region": self.region}
-        return {"severity": self.severity, **fixed, "team": self.team}
-
-    @property
-    def annotations(self) -> dict[str, str]:
-        return {
-            "summary": self.summary,
-            "description": self.description,
-            "runbook_url": f"{RUNBOOK_BASE_URL}{self.name}.md",
-            "dashboard_url": self.dashboard_url,
-        }
-
-
-def duration(seconds: float) -> str:
-    """A Prometheus duration in the largest whole unit: 600 -> "10m", 86400 -> "1d"."""
-    s = int(seconds)
-    if s != seconds or s <= 0:
-        raise ValueError(f"durations are whole positive seconds, got {seconds!r}")
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s % size == 0:
-            return f"{s // size}{unit}"
-    return f"{s}s"
-
-
-def _words(seconds: float) -> str:
-    """A duration for a sentence: 600 -> "10 minutes", 3600 -> "1 hour", 3900 -> "65 minutes"."""
-    s = int(seconds)
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
-        if s % size == 0:
-            n = s // size
-            return f"{n} {unit}{'' if n == 1 else 's'}"
-    raise AssertionError("unreachable: every integer is a whole number of seconds")
-
-
-def _last(seconds: float) -> str:
-    """A period for a sentence: 86400 -> "the last day", 300 -> "the last 5 minutes"."""
-    words = _words(seconds)
-    return f"the last {words[2:] if words.startswith('1 ') else words}"
-
-
-def _num(x: float) -> str:
-    return f"{x:g}"
-
-
-def _pct(x: float) -> str:
-    return f"{x * 100:g} %"
-
 
 # Selectors and fragments used by several rules.
 _OFFERED = 'surge_calls_total{outcome="offered", provider!="all"}'
@@ -137,9 +71,9 @@ def _service_level(t: Thresholds, severity: Severity, threshold: float) -> Alert
         severity=severity,
         group=GROUP_CALLS,
         expr=f"""(
-  min by (region) ({sl60}) < {_num(threshold)}
+  min by (region) ({sl60}) < {num(threshold)}
   unless on (region)
-  min by (region) ({sl15}) >= {_num(threshold)}
+  min by (region) ({sl15}) >= {num(threshold)}
 )
 and on (region)
 {_busy_enough(t)}""",
@@ -149,9 +83,9 @@ and on (region)
         description=(
             f"In {_REGION} {{{{ $value | humanizePercentage }}}} of the calls answered in the last "
             f"60 minutes were answered within 60 s, and the last 15 minutes are below "
-            f"{_pct(threshold)} too (or nothing was answered in them), for "
-            f"{_words(t.kpi_for_seconds)}. The standard is {_pct(t.service_level_standard)}; "
-            f"{severity} below {_pct(threshold)}."
+            f"{pct(threshold)} too (or nothing was answered in them), for "
+            f"{words(t.kpi_for_seconds)}. The standard is {pct(t.service_level_standard)}; "
+            f"{severity} below {pct(threshold)}."
         ),
         team=TEAM_OPERATIONS,
     )
@@ -164,9 +98,9 @@ def _abandonment(t: Thresholds, severity: Severity, threshold: float) -> AlertRu
         severity=severity,
         group=GROUP_CALLS,
         expr=f"""(
-  max by (region) ({ab60}) > {_num(threshold)}
+  max by (region) ({ab60}) > {num(threshold)}
   and on (region)
-  max by (region) ({ab15}) > {_num(threshold)}
+  max by (region) ({ab15}) > {num(threshold)}
 )
 and on (region)
 {_busy_enough(t)}""",
@@ -176,8 +110,8 @@ and on (region)
         description=(
             f"In {_REGION} {{{{ $value | humanizePercentage }}}} of the calls offered in the last "
             "60 minutes hung up after waiting more than 30 s, and the last 15 minutes are above "
-            f"{_pct(threshold)} too, for {_words(t.kpi_for_seconds)}. The standard is below "
-            f"{_pct(t.abandon_standard)}; {severity} above {_pct(threshold)}."
+            f"{pct(threshold)} too, for {words(t.kpi_for_seconds)}. The standard is below "
+            f"{pct(t.abandon_standard)}; {severity} above {pct(threshold)}."
         ),
         team=TEAM_OPERATIONS,
     )
@@ -188,15 +122,15 @@ def _calls_waiting(t: Thresholds, severity: Severity, threshold: float) -> Alert
         name="CallsWaitingHigh",
         severity=severity,
         group=GROUP_CALLS,
-        expr=f"""max by (region) (surge_longest_wait_seconds) > {_num(threshold)}
+        expr=f"""max by (region) (surge_longest_wait_seconds) > {num(threshold)}
 and on (region)
 max by (region) (surge_calls_waiting{{provider="all"}}) >= {t.longest_wait_min_calls_waiting}""",
         for_=duration(t.longest_wait_for_seconds),
         summary=f"{_REGION}: a caller has been waiting {{{{ $value | humanizeDuration }}}}",
         description=(
             f"The oldest call still waiting in {_REGION} has waited "
-            f"{{{{ $value | humanizeDuration }}}}: more than {_words(threshold)} for "
-            f"{_words(t.longest_wait_for_seconds)}, with at least "
+            f"{{{{ $value | humanizeDuration }}}}: more than {words(threshold)} for "
+            f"{words(t.longest_wait_for_seconds)}, with at least "
             f"{t.longest_wait_min_calls_waiting} calls waiting. Callers who wait this long hang "
             "up or ring 999."
         ),
@@ -212,13 +146,13 @@ def _referral_spike(
         name=name,
         severity=severity,
         group=GROUP_REFERRALS,
-        expr=f'max by (region) (surge_referral_spike_score{{kind="{kind}"}}) > {_num(threshold)}',
+        expr=f'max by (region) (surge_referral_spike_score{{kind="{kind}"}}) > {num(threshold)}',
         for_=duration(t.referral_spike_for_seconds),
         summary=f"{_REGION}: 111 referrals to {what} spiking (score {{{{ $value | humanize }}}})",
         description=(
             f"The share of 111 calls in {_REGION} referred to {what} is "
             "{{ $value | humanize }} standard deviations above the baseline for this hour of the "
-            f"week (above {_num(threshold)} for {_words(t.referral_spike_for_seconds)}). "
+            f"week (above {num(threshold)} for {words(t.referral_spike_for_seconds)}). "
             f"Expect more {kind.replace('ed', 'ED')} demand from 111 within the hour."
         ),
         team=team,
@@ -242,7 +176,7 @@ def _staffed_share(staffed: str, target: str, ratio: float, min_short: int) -> s
     need = f"sum by (region) ({target} and {_PAIRS} surge_agents)"
     return f"""{have}
   / {need}
-< {_num(ratio)}
+< {num(ratio)}
 and on (region)
 {need}
   - {have}
@@ -262,7 +196,7 @@ def _staffing_commissioned(t: Thresholds, severity: Severity, ratio: float) -> A
             f"In {_REGION} {{{{ $value | humanizePercentage }}}} of the handlers commissioned for "
             "this rota interval are staffed (ready, on a call or in wrap-up), at least "
             f"{t.staffing_min_handlers_short} handlers short, for "
-            f"{_words(t.staffing_for_seconds)}; {severity} below {_pct(ratio)}. Callers queue "
+            f"{words(t.staffing_for_seconds)}; {severity} below {pct(ratio)}. Callers queue "
             "and hang up before the service level shows it."
         ),
         team=TEAM_OPERATIONS,
@@ -282,9 +216,9 @@ def _staffing_required(t: Thresholds) -> AlertRule:
         description=(
             f"In {_REGION} the health advisers staffed (ready, on a call or in wrap-up) are "
             f"{{{{ $value | humanizePercentage }}}} of the number Erlang A needs to answer "
-            f"{_pct(t.service_level_standard)} of the last hour's calls within 60 s: under "
-            f"{_pct(ratio)} and at least {t.staffing_min_handlers_short} advisers short, for "
-            f"{_words(t.staffing_required_for_seconds)}. At that staffing Erlang A expects the "
+            f"{pct(t.service_level_standard)} of the last hour's calls within 60 s: under "
+            f"{pct(ratio)} and at least {t.staffing_min_handlers_short} advisers short, for "
+            f"{words(t.staffing_required_for_seconds)}. At that staffing Erlang A expects the "
             "service level and abandonment near their alert levels."
         ),
         team=TEAM_OPERATIONS,
@@ -295,12 +229,12 @@ def _breach_forecast(t: Thresholds) -> AlertRule:
     # The forecast (detectors.forecast) is of ServiceLevelBelowStandard's warning condition, and
     # is 0 once that holds: the warning stays on through the breach, so that the page about the
     # breach itself (kpi_for_seconds later) follows it without a gap.
-    level = _pct(t.service_level_warning)
+    level = pct(t.service_level_warning)
     return AlertRule(
         name="ServiceLevelBreachForecast",
         severity="warning",
         group=GROUP_CALLS,
-        expr=f"min by (region) (surge_breach_forecast_seconds) < {_num(t.breach_forecast_seconds)}",
+        expr=f"min by (region) (surge_breach_forecast_seconds) < {num(t.breach_forecast_seconds)}",
         for_=duration(t.breach_forecast_for_seconds),
         summary=f"{_REGION}: service level forecast to fall below {level} in "
         "{{ $value | humanizeDuration }}",
@@ -308,7 +242,7 @@ def _breach_forecast(t: Thresholds) -> AlertRule:
             f"The queue forecast for {_REGION} predicts that the service level of the last 60 "
             f"and of the last 15 minutes will both be below {level} (the "
             f"ServiceLevelBelowStandard warning) in {{{{ $value | humanizeDuration }}}}: under "
-            f"{_words(t.breach_forecast_seconds)} for {_words(t.breach_forecast_for_seconds)} "
+            f"{words(t.breach_forecast_seconds)} for {words(t.breach_forecast_for_seconds)} "
             "(0s: they already are). Time to act before the hour is lost."
         ),
         team=TEAM_OPERATIONS,
@@ -337,10 +271,10 @@ or
         summary=f"{_REGION}: no calls received",
         description=(
             f"No offered call from {_REGION} has been counted for "
-            f"{_words(t.feed_silent_seconds + t.feed_silent_for_seconds)} at an hour that had at "
+            f"{words(t.feed_silent_seconds + t.feed_silent_for_seconds)} at an hour that had at "
             f"least {t.feed_busy_offered_per_hour} calls yesterday, or for "
-            f"{_words(t.feed_silent_quiet_seconds + t.feed_silent_for_seconds)} in a region that "
-            f"sent calls in {_last(t.feed_live_lookback_seconds)}. Its figures are "
+            f"{words(t.feed_silent_quiet_seconds + t.feed_silent_for_seconds)} in a region that "
+            f"sent calls in {last(t.feed_live_lookback_seconds)}. Its figures are "
             "frozen and its other alerts cannot fire: the telephony feed, the pipeline or the "
             "service itself is down."
         ),
@@ -350,23 +284,23 @@ or
 
 def _pipeline_lagging(t: Thresholds, severity: Severity, threshold: float) -> AlertRule:
     rate = duration(t.rate_window_seconds)
-    quantile = _num(t.lag_quantile * 100)
+    quantile = num(t.lag_quantile * 100)
     return AlertRule(
         name="PipelineLagging",
         severity=severity,
         group=GROUP_PIPELINE,
         expr=f"""histogram_quantile(
-  {_num(t.lag_quantile)}, sum by (le) (rate(surge_event_lag_seconds_bucket[{rate}]))
-) > {_num(threshold)}
+  {num(t.lag_quantile)}, sum by (le) (rate(surge_event_lag_seconds_bucket[{rate}]))
+) > {num(threshold)}
 and on ()
 time() - max(surge_watermark_seconds) < {t.live_watermark_max_age_seconds}""",
         for_=duration(t.lag_for_seconds),
         summary=f"Events reach the monitor {{{{ $value | humanizeDuration }}}} late (p{quantile})",
         description=(
             f"The {quantile}th percentile of processing time - event time over "
-            f"{_last(t.rate_window_seconds)} is {{{{ $value | humanizeDuration }}}}, more than "
-            f"{_words(threshold)} for {_words(t.lag_for_seconds)}, while the newest watermark is "
-            f"less than {_words(t.live_watermark_max_age_seconds)} old (live data, not a replay "
+            f"{last(t.rate_window_seconds)} is {{{{ $value | humanizeDuration }}}}, more than "
+            f"{words(threshold)} for {words(t.lag_for_seconds)}, while the newest watermark is "
+            f"less than {words(t.live_watermark_max_age_seconds)} old (live data, not a replay "
             "of history). Every KPI, dashboard and alert is that late."
         ),
         team=TEAM_PIPELINE,
@@ -382,12 +316,12 @@ def _dead_letters(t: Thresholds) -> AlertRule:
         severity="warning",
         group=GROUP_PIPELINE,
         expr=f"""sum by (topic) (rate(surge_events_total{{result="invalid"}}[{rate}]))
-  / sum by (topic) (rate(surge_events_total[{rate}])) > {_num(t.dead_letter_ratio)}""",
+  / sum by (topic) (rate(surge_events_total[{rate}])) > {num(t.dead_letter_ratio)}""",
         for_=duration(t.dead_letter_for_seconds),
         summary="{{ $labels.topic }}: {{ $value | humanizePercentage }} of events dead-lettered",
         description=(
-            f"More than {_pct(t.dead_letter_ratio)} of the events on {{{{ $labels.topic }}}} "
-            f"failed validation for {_words(t.dead_letter_for_seconds)}. Read the `reason` "
+            f"More than {pct(t.dead_letter_ratio)} of the events on {{{{ $labels.topic }}}} "
+            f"failed validation for {words(t.dead_letter_for_seconds)}. Read the `reason` "
             "header of the newest messages on the dead-letter topic to find the producer."
         ),
         team=TEAM_PIPELINE,

@@ -37,5 +37,7 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
             logging.getLevelNamesMapping()[level.upper()]
         ),
         logger_factory=structlog.PrintLoggerFactory(_Stderr()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=True,
+        # Not cached: a cached logger keeps the processors of its first use, so a later
+        # reconfiguration (structlog.testing.capture_logs in a test) would never reach it.
+        cache_logger_on_first_use=False,
     )

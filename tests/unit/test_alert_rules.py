@@ -12,17 +12,9 @@ from string import Template
 
 import pytest
 
-from streams.contract.alert_rules import (
-    ALERT_NAMES,
-    ALERTS,
-    RUNBOOK_BASE_URL,
-    TEAM_PIPELINE,
-    AlertRule,
-    build_alerts,
-    duration,
-    render,
-)
+from streams.contract.alert_rules import ALERT_NAMES, ALERTS, build_alerts, render
 from streams.contract.catalogue import load_catalogue
+from streams.contract.rule_format import RUNBOOK_BASE_URL, TEAM_PIPELINE, AlertRule, duration
 from streams.contract.thresholds import THRESHOLDS, Thresholds, accelerated
 from tests.design import DESIGN_METRICS
 

@@ -13,6 +13,7 @@ PROJECT = ("streams", "detectors", "grafana", "benchmarks", "deploy")
 # A package of streams/ and its layer: a module may import its own package and lower layers only.
 LAYERS = {"cli": 4, "live": 3, "overflow": 3, "offline": 3, "simulate": 3, "stack": 3}
 LAYERS |= {"engine": 2, "contract": 1}
+MAX_MODULE_LINES = 420  # "no module over ~400 lines": a split by responsibility, not by count
 
 
 def module_name(root: Path, path: Path) -> str:
@@ -121,6 +122,13 @@ def test_every_package_says_what_it_holds_and_may_import() -> None:
     for package in LAYERS:
         doc = ast.get_docstring(ast.parse((ROOT / "streams" / package / "__init__.py").read_text()))
         assert doc and "import" in doc.lower(), f"streams/{package}/__init__.py"
+
+
+@pytest.mark.parametrize("top", ["streams", "detectors", "grafana", "benchmarks"])
+def test_no_module_is_over_about_400_lines(top: str) -> None:
+    """Modules are split by responsibility before they grow past ~400 lines."""
+    sizes = {p: len(p.read_text().splitlines()) for p in (ROOT / top).rglob("*.py")}
+    assert {str(p.relative_to(ROOT)): n for p, n in sizes.items() if n > MAX_MODULE_LINES} == {}
 
 
 def _tree(root: Path, files: dict[str, str]) -> Path:
