@@ -94,10 +94,12 @@ def held(flags: BoolArray, for_minutes: int) -> BoolArray:
     return out
 
 
-def warning_minutes(forecast_s: FloatArray) -> BoolArray:
+def warning_minutes(
+    forecast_s: FloatArray, below_s: float = WARN_BELOW_S, for_min: int = WARN_FOR_MIN
+) -> BoolArray:
     """Firing minutes of ServiceLevelBreachForecast: forecast below breach_forecast_seconds for
-    breach_forecast_for_seconds."""
-    return held(forecast_s < WARN_BELOW_S, WARN_FOR_MIN)
+    breach_forecast_for_seconds (or the `below_s` and `for_min` a tuning run tries)."""
+    return held(forecast_s < below_s, for_min)
 
 
 @dataclass
@@ -166,9 +168,11 @@ class Score:
         ]
 
 
-def score(s: Series, model: str) -> Score:
+def score(
+    s: Series, model: str, below_s: float = WARN_BELOW_S, for_min: int = WARN_FOR_MIN
+) -> Score:
     out = Score(minutes=s.breach.size)
-    warn = warning_minutes(s.forecasts[model])
+    warn = warning_minutes(s.forecasts[model], below_s, for_min)
     paged = held(s.breach, SL_ALERT_FOR_MIN)
     episode_of = np.full(warn.size, -1)
     for a, b in runs(warn):

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 from detectors import forecast
+from detectors.staffing import StaffedAt
 from detectors.windows import (
     Kpis,
     RegionState,
@@ -77,6 +78,7 @@ def region_view(
     *,
     per_provider: bool = True,
     referral_spikes: tuple[tuple[str, float | None, float, bool], ...] = (),
+    staffed: tuple[StaffedAt, ...] | None = None,
 ) -> RegionView:
     """The figures at the last closed minute, or at `end_minute` (an earlier closed minute whose
     buckets are retained: how alerts are evaluated minute by minute, whatever the batching).
@@ -84,7 +86,8 @@ def region_view(
     status and a replay's figures read: no providers' own windows or calls waiting, and no
     `_total` counters or wait histogram (empty), which only the metrics publish. It is computed
     for every region every closed minute, so it skips what nobody reads there. The referral
-    spikes are the referral detector's (detectors.referrals.spikes), passed through."""
+    spikes are the referral detector's (detectors.referrals.spikes), passed through; `staffed`,
+    the region's call handlers at its newest event, feeds the breach forecast's capacity."""
     end = closed_minute(state, config) if end_minute is None else end_minute
     names: list[str] = []
     if per_provider:
@@ -130,7 +133,7 @@ def region_view(
         referral_spikes=referral_spikes,
         breach_forecast_seconds=None
         if end is None
-        else forecast.forecast(state, config, end, FORECAST_PARAMS).seconds,
+        else forecast.forecast(state, config, end, FORECAST_PARAMS, staffed).seconds,
     )
 
 

@@ -15,6 +15,14 @@ callbacks are other work, not 111 calls answered): a handled call starts
 when an agent goes `on_call` and ends when it leaves `on_call`/`wrap_up` for anything else, or
 goes `on_call` again (the next call); its handle time is that span, counted in the minute it ends.
 State in, view out; JSON round trip exact (the state is checkpointed with the region's offset).
+
+The breach forecast reads the handlers "as of" an instant of the call stream (:func:`at`), not as
+of this state's newest event: the two topics are consumed side by side, and the forecast must not
+depend on which of them the worker happened to read further. So each time the region's event
+time crosses a minute boundary, the staffed health advisers per provider at that boundary are
+kept (``snapshots``, as long as the windows are). An event older than the newest one of the
+region (another agent's, delivered late) does not rewrite a snapshot already taken: a replay of
+the same topic order gives the same snapshots.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from typing import Any, Final
 OK: Final = "ok"
 DUPLICATE: Final = "duplicate"
 TOO_LATE: Final = "too_late"
-STATE_VERSION: Final = 1
+STATE_VERSION: Final = 2  # 2: snapshots (a version 1 state is read with none)
 STATES: Final = ("logged_out", "ready", "on_call", "wrap_up", "not_ready")
 ROLES: Final = ("health_adviser", "clinician")
 STAFFED: Final = frozenset({"ready", "on_call", "wrap_up"})
@@ -34,6 +42,8 @@ ALL: Final = "all"  # the provider label of a region-wide figure
 ROLES_ANSWERING: Final = "health_adviser"  # the role that answers 111 calls (clinicians call back)
 WINDOWS_MINUTES: Final = (15, 60)
 LOGGED_OUT_FORGET_SECONDS: Final = 86_400.0  # an agent logged out this long is dropped
+MINUTE: Final = 60
+SNAPSHOT_MINUTES: Final = 120  # boundaries kept after a silence (the windows hold 90 minutes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +76,19 @@ class StaffingState:
     seen: dict[tuple[str, float, str], float] = field(default_factory=dict)  # applied, recent
     duplicates: int = 0
     too_late: int = 0
+    # staffed health advisers at each minute boundary the region's event time crossed:
+    # (provider, minute start) -> handlers (see the module doc)
+    snapshots: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StaffedAt:
+    """One provider's call handlers at an instant, for the breach forecast."""
+
+    provider: str
+    handlers: int  # health advisers ready, on a call or in wrap-up
+    handled_calls: int  # calls they finished in the handle-time window before the instant
+    handle_seconds: float | None  # their mean handle time; None with no call finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +138,9 @@ def apply(
         state.too_late += 1
         return TOO_LATE
     state.seen[key] = obs.ts_s
+    if state.max_ts_s is not None and obs.ts_s // MINUTE > state.max_ts_s // MINUTE:
+        # the boundaries crossed, as they stood before this event (a state holds until the next)
+        _snapshot(state, int(state.max_ts_s // MINUTE), int(obs.ts_s // MINUTE), stale_seconds)
     if agent is None:
         agent = state.agents[obs.agent_id] = Agent(
             obs.provider, obs.role, obs.state, obs.ts_s, obs.ts_s
@@ -160,9 +186,70 @@ def _transition(state: StaffingState, agent: Agent, obs: AgentObs, stale_seconds
         agent.call_start_s = None
 
 
+def _snapshot(state: StaffingState, last: int, new: int, stale_seconds: float) -> None:
+    """The staffed health advisers per provider at the minute boundaries in (last, new] (minute
+    numbers), at most SNAPSHOT_MINUTES of them: after a long silence only the recent ones."""
+    for minute in range(max(last + 1, new - SNAPSHOT_MINUTES + 1), new + 1):
+        boundary = minute * MINUTE
+        for provider, n in _handlers(state, boundary, stale_seconds).items():
+            state.snapshots[(provider, boundary)] = n
+
+
+def _handlers(state: StaffingState, t_s: float, stale_seconds: float) -> dict[str, int]:
+    """Staffed health advisers per provider at `t_s` by the agents' current states (every
+    provider with an agent, 0 included); an agent silent for `stale_seconds` is not counted."""
+    counts: dict[str, int] = {}
+    for agent in state.agents.values():
+        counts.setdefault(agent.provider, 0)
+        if (
+            agent.role == ROLES_ANSWERING
+            and agent.state in STAFFED
+            and t_s - agent.last_seen_s <= stale_seconds
+        ):
+            counts[agent.provider] += 1
+    return counts
+
+
+def at(
+    state: StaffingState,
+    t_s: float,
+    *,
+    stale_seconds: float,
+    handle_minutes: int,
+    max_lag_seconds: float,
+) -> tuple[StaffedAt, ...] | None:
+    """Each provider's call handlers at `t_s` (an instant of the call stream; the minute
+    boundary at or before it, see the module doc) and their mean handle time over the
+    `handle_minutes` before that boundary. None when the agent states cannot say: none yet, or
+    their newest is more than `max_lag_seconds` before `t_s` (the feed is behind or has
+    stopped: reading every silent handler as gone would forecast a collapse that is not)."""
+    now = state.max_ts_s
+    if now is None or now < t_s - max_lag_seconds:
+        return None
+    boundary = int(t_s // MINUTE) * MINUTE
+    if now >= boundary:  # the boundary was crossed: its snapshot
+        handlers = {p: n for (p, minute), n in state.snapshots.items() if minute == boundary}
+        if not handlers:  # no agent was known before the boundary
+            return None
+    else:  # not crossed yet: the state as it stands holds at the boundary
+        handlers = _handlers(state, boundary, stale_seconds)
+    first = boundary - handle_minutes * MINUTE
+    calls: dict[str, float] = dict.fromkeys(handlers, 0.0)
+    seconds: dict[str, float] = dict.fromkeys(handlers, 0.0)
+    for (provider, minute), (done, secs) in state.handled.items():
+        if first <= minute < boundary and provider in handlers:
+            calls[provider] += done
+            seconds[provider] += secs
+    return tuple(
+        StaffedAt(p, handlers[p], int(calls[p]), seconds[p] / calls[p] if calls[p] else None)
+        for p in sorted(handlers)
+    )
+
+
 def _trim(state: StaffingState, now_s: float, retention_minutes: int) -> None:
     oldest = int(now_s // 60) * 60 - retention_minutes * 60
     state.handled = {k: v for k, v in state.handled.items() if k[1] > oldest}
+    state.snapshots = {k: v for k, v in state.snapshots.items() if k[1] > oldest}
     state.agents = {
         a: g
         for a, g in state.agents.items()
@@ -232,11 +319,12 @@ def to_json(state: StaffingState) -> dict[str, Any]:
         "seen": sorted([a, t, s] for a, t, s in state.seen),
         "duplicates": state.duplicates,
         "too_late": state.too_late,
+        "snapshots": [[p, m, n] for (p, m), n in sorted(state.snapshots.items())],
     }
 
 
 def from_json(doc: dict[str, Any]) -> StaffingState:
-    if doc.get("version") != STATE_VERSION:
+    if doc.get("version") not in (1, STATE_VERSION):
         raise ValueError(f"staffing state version {doc.get('version')!r}, expected {STATE_VERSION}")
     max_ts = doc["max_ts_s"]
     return StaffingState(
@@ -252,4 +340,5 @@ def from_json(doc: dict[str, Any]) -> StaffingState:
         seen={(str(a), float(t), str(s)): float(t) for a, t, s in doc["seen"]},
         duplicates=int(doc["duplicates"]),
         too_late=int(doc["too_late"]),
+        snapshots={(str(p), int(m)): int(n) for p, m, n in doc.get("snapshots", [])},
     )

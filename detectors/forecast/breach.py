@@ -15,13 +15,22 @@ import numpy.typing as npt
 from detectors.forecast.estimate import _level, _minutes, _patience, _provider_inputs, _queues
 from detectors.forecast.params import MINUTE, NONE_COMING, Forecast, Inputs, Params, _Minutes
 from detectors.forecast.projection import _simulate
+from detectors.staffing import StaffedAt
 from detectors.windows import RegionState, WindowConfig
 
 FloatArray = npt.NDArray[np.float64]
 
 
-def forecast(state: RegionState, config: WindowConfig, end_minute: int, params: Params) -> Forecast:
-    """The breach forecast of a region at the closed minute `end_minute` (see the module doc)."""
+def forecast(
+    state: RegionState,
+    config: WindowConfig,
+    end_minute: int,
+    params: Params,
+    staffed: tuple[StaffedAt, ...] | None = None,
+) -> Forecast:
+    """The breach forecast of a region at the closed minute `end_minute` (see the module doc),
+    with each provider's handlers as of the region's newest event time where `staffed` has them
+    (detectors.staffing.at at state.max_ts_s; ignored unless ``params.use_staffing``)."""
     if end_minute % MINUTE:
         raise ValueError(f"end_minute {end_minute} must be a minute start")
     now = state.max_ts_s
@@ -40,8 +49,16 @@ def forecast(state: RegionState, config: WindowConfig, end_minute: int, params: 
     e, k = region.index(end_minute), region.index(now_minute)
     lc = k - 1  # the last minute complete by event time
     patience = _patience(region, lc, params)
+    staff = {s.provider: s for s in staffed or ()} if params.use_staffing else {}
     providers = tuple(
-        _provider_inputs(name, per_provider.get(name), queues.get(name, []), now=now, params=params)
+        _provider_inputs(
+            name,
+            per_provider.get(name),
+            queues.get(name, []),
+            now=now,
+            params=params,
+            staffed=staff.get(name),
+        )
         for name in sorted(set(per_provider) | set(queues))
     )
     inputs = Inputs(

@@ -12,12 +12,18 @@ forward from the region's newest event time (``state.max_ts_s``, "now"), from:
   hour-of-week correction: the rota follows the same demand profile (it is staffed to the
   forecast), so lifting arrivals for the evening peak without lifting capacity would warn every
   evening; a breach comes from demand or capacity leaving the plan, which recent rates show.
-- Capacity: answers per minute while calls wait. The calls waiting at the start of each past
-  minute follow from the open calls now and each later minute's offered - answered - abandoned.
-  A minute that starts with at least ``busy_queue_calls`` and ``busy_queue_minutes`` of arrivals
-  waiting keeps every handler busy, so its answers measure what the handlers can do; capacity is
-  the EWMA of those minutes' answers once there are ``min_busy_minutes`` of them. Until then
-  capacity was not the limit and is not observed: every caller is answered on arrival.
+- Capacity, where the provider's agent states are streamed (``staffed``,
+  :func:`detectors.staffing.at`): its staffed call handlers x 60 / their mean handle time, as of
+  now. This is the capacity the queue will meet, known the minute a handler logs out or a
+  handle time lengthens, before any caller has waited for it (issue 17). No Poisson margin: the
+  head count is a count, not a sample.
+- Capacity otherwise: answers per minute while calls wait. The calls waiting at the start of
+  each past minute follow from the open calls now and each later minute's offered - answered -
+  abandoned. A minute that starts with at least ``busy_queue_calls`` and ``busy_queue_minutes``
+  of arrivals waiting keeps every handler busy, so its answers measure what the handlers can do;
+  capacity is the EWMA of those minutes' answers once there are ``min_busy_minutes`` of them.
+  Until then capacity was not the limit and is not observed: every caller is answered on
+  arrival.
 - Noise: a region has 1-10 calls a minute, so 15 minutes of counts cannot tell 3.3 arrivals from
   2.8 answers a minute. Both rates are taken ``confidence_z`` Poisson standard errors towards "no
   breach" (arrivals lower, capacity higher): the forecast acts on the overload the counts show.
@@ -34,6 +40,7 @@ from __future__ import annotations
 import math
 
 from detectors.forecast.params import MINUTE, Params, ProviderInputs, _Minutes
+from detectors.staffing import StaffedAt
 from detectors.windows import RegionState, minute_sums
 
 
@@ -83,12 +90,25 @@ def _queues(state: RegionState, stale_before_s: float) -> dict[str, list[float]]
 
 
 def _provider_inputs(
-    name: str, rows: _Minutes | None, queue: list[float], *, now: float, params: Params
+    name: str,
+    rows: _Minutes | None,
+    queue: list[float],
+    *,
+    now: float,
+    params: Params,
+    staffed: StaffedAt | None = None,
 ) -> ProviderInputs:
     waiting = len(queue)
     oldest = max(0.0, now - queue[0]) if queue else 0.0
+    handlers = handle = staffed_capacity = None
+    if staffed is not None:
+        handlers = staffed.handlers
+        handle = params.mean_handle_seconds
+        if staffed.handle_seconds is not None and staffed.handled_calls >= params.min_handled_calls:
+            handle = staffed.handle_seconds
+        staffed_capacity = handlers * MINUTE / handle
     if rows is None:
-        return ProviderInputs(name, 0.0, None, waiting, oldest, None)
+        return ProviderInputs(name, 0.0, staffed_capacity, waiting, oldest, None, handlers, handle)
     lc = rows.index(int(now // MINUTE) * MINUTE) - 1  # the last minute complete by event time
     recent = range(lc - params.rate_minutes + 1, lc + 1)
     z = params.confidence_z
@@ -106,8 +126,8 @@ def _provider_inputs(
     # answer fewer calls than they could and capacity reads low).
     floor = max(float(params.busy_queue_calls), params.busy_queue_minutes * lam)
     busy = [answered[i] for i in recent if starts[i] >= floor]
-    capacity = None
-    if len(busy) >= params.min_busy_minutes:
+    capacity = staffed_capacity
+    if capacity is None and len(busy) >= params.min_busy_minutes:
         cap, cap_se = _ewma(busy, params.capacity_halflife_minutes)
         capacity = cap + z * cap_se
     return ProviderInputs(
@@ -117,6 +137,8 @@ def _provider_inputs(
         waiting,
         oldest,
         _level(rows, lc, params.recent_minutes),
+        handlers,
+        handle,
     )
 
 

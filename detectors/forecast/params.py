@@ -47,6 +47,14 @@ class Params:
     default_patience_seconds: float = 300.0  # callers' mean patience when the data cannot say
     min_patience_seconds: float = 30.0  # clamp of the estimate
     max_patience_seconds: float = 3600.0
+    # Staffing (detectors.staffing.at): a provider's capacity is its staffed call handlers over
+    # their mean handle time of the last handle_minutes (mean_handle_seconds with fewer than
+    # min_handled_calls calls), once its agent states are no more than staffing_lag_seconds
+    # behind the calls; otherwise capacity is inferred from the answers as above.
+    use_staffing: bool = True
+    handle_minutes: int = 60
+    min_handled_calls: int = 10
+    staffing_lag_seconds: float = 300.0
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold <= 1:
@@ -61,6 +69,8 @@ class Params:
             raise ValueError("patience bounds must be positive and ordered")
         if self.model not in MODELS or self.mean_handle_seconds <= 0:
             raise ValueError(f"model {self.model!r} must be one of {MODELS}, handle time > 0")
+        if self.handle_minutes < 1 or self.min_handled_calls < 1 or self.staffing_lag_seconds < 0:
+            raise ValueError("handle_minutes, min_handled_calls >= 1, staffing_lag_seconds >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +83,8 @@ class ProviderInputs:
     calls_waiting: int
     oldest_wait_seconds: float  # 0 when nobody waits
     recent_service_level: float | None  # within target / answered, last recent_minutes
+    handlers: int | None = None  # staffed call handlers (agent states); None: not streamed
+    handle_seconds: float | None = None  # the mean handle time capacity was computed with
 
 
 @dataclass(frozen=True, slots=True)

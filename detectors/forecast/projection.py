@@ -36,10 +36,12 @@ def _within_share(
     rate, capacity = p.arrivals_per_minute, p.capacity_per_minute
     share = 1.0
     if params.model == "erlang_a" and capacity is not None:
+        handle = params.mean_handle_seconds if p.handle_seconds is None else p.handle_seconds
+        servers = capacity * handle / MINUTE if p.handlers is None else p.handlers
         share = erlang_a_service_level(
             rate,
-            capacity * params.mean_handle_seconds / MINUTE,
-            handle_seconds=params.mean_handle_seconds,
+            servers,
+            handle_seconds=handle,
             patience_seconds=patience_s,
             target_seconds=target_s,
         )

@@ -57,6 +57,17 @@ def _simulate_args(g: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--rota", type=Path, help="write the scenario's rota as CSV (for `rota publish`)"
     )
+    k = g.add_argument_group("failure knobs (failing regions, from the failure on)")
+    k.add_argument("--capacity-left", type=float, help="share of the handlers left (0..1)")
+    k.add_argument(
+        "--loss",
+        choices=["leave", "no_login"],
+        help="handlers leave at the failure, or new shifts go unfilled (give --shift-hours)",
+    )
+    k.add_argument("--handle-factor", type=float, help="handle time x this (longer triage)")
+    k.add_argument("--demand-factor", type=float, help="arrivals x this on the planned rota")
+    g.add_argument("--breaks", action="store_true", help="a 30-minute break in each shift over 4 h")
+    g.add_argument("--shift-hours", type=float, help="longest shift; longer ones hand over")
 
 
 def default_scenario_args(seed: int) -> argparse.Namespace:
@@ -79,7 +90,12 @@ def scenario(args: argparse.Namespace) -> Any:
         )
     else:
         day = scenarios.normal(start_s, duration, daily_calls=args.daily_calls)
-    return replace(day, agent_states=args.agent_states)
+    knobs = {
+        name: getattr(args, name)
+        for name in ("capacity_left", "loss", "handle_factor", "demand_factor", "shift_hours")
+        if getattr(args, name) is not None
+    }
+    return replace(day, agent_states=args.agent_states, breaks=args.breaks, **knobs)
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:

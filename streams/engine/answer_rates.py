@@ -20,6 +20,7 @@ from detectors.answer_rates import RegionView, region_status, region_view
 from detectors.hysteresis import AlertState
 from detectors.referrals import ReferralState
 from detectors.region_alerts import AlertEvent, AlertSpec
+from detectors.staffing import StaffedAt
 from detectors.windows import CallObs, RegionState, WindowConfig, closed_minute, oldest_minute
 from streams.contract.errors import ConfigError
 from streams.contract.records import CallEvent
@@ -52,6 +53,14 @@ class AnswerRateOps:
     baselines: dict[str, dict[str, Any]]  # region -> kind -> baseline JSON (warm start)
     # Called with each closed minute's region-wide view as the detectors step on it (replay).
     observe: Callable[[str, RegionView], None] | None = None
+    # A region's call handlers at an event time, for the breach forecast (StaffingOps.at of the
+    # region's agent-state state): None where agent states are not streamed.
+    staffing: Callable[[str, float], tuple[StaffedAt, ...] | None] | None = None
+
+    def staffed(self, region: str, state: AnswerState) -> tuple[StaffedAt, ...] | None:
+        """The handlers as of the region's newest call event (what the forecast runs from)."""
+        now = state.windows.max_ts_s
+        return None if self.staffing is None or now is None else self.staffing(region, now)
 
     def initial(self, region: str) -> AnswerState:
         warm = {k: baseline.from_json(b) for k, b in self.baselines.get(region, {}).items()}
@@ -88,6 +97,7 @@ class AnswerRateOps:
         )
         if state.evaluated_minute is not None:
             first = max(first, state.evaluated_minute + 60)
+        staffed = self.staffed(region, state)
         for minute in range(first, closed + 60, 60):
             referrals.step(state.referrals, state.windows, minute)
             view = region_view(
@@ -96,6 +106,7 @@ class AnswerRateOps:
                 minute,
                 per_provider=False,
                 referral_spikes=referrals.spikes(state.referrals),
+                staffed=staffed,
             )
             state.pending.extend(region_alerts.evaluate(state.alerts, self.specs, view, region))
             if self.observe is not None:
@@ -117,8 +128,8 @@ class AnswerRateOps:
         evaluated = doc.get("evaluated_minute")
         return AnswerState(windows.from_json(doc["windows"]), alerts, spikes, evaluated)
 
-    def view(self, state: AnswerState) -> RegionView:
-        view = region_view(state.windows, self.config)
+    def view(self, region: str, state: AnswerState) -> RegionView:
+        view = region_view(state.windows, self.config, staffed=self.staffed(region, state))
         active = region_alerts.active(state.alerts, self.specs)
         return replace(
             view, alerts_active=active, referral_spikes=referrals.spikes(state.referrals)
@@ -133,7 +144,9 @@ class AnswerRateOps:
         events = self.drain(state)
         for e in events:
             log.info("stream_alert", alert_id=e.alert_id, state=e.state, value=e.value)
-        view = region_view(state.windows, self.config, per_provider=False)
+        view = region_view(
+            state.windows, self.config, per_provider=False, staffed=self.staffed(region, state)
+        )
         status = orjson.dumps({"region": region, **region_status(view)})
         return [*((ALERTS, encode_alert(e)) for e in events), (STATUS, status)]
 

@@ -28,7 +28,7 @@ class DispatchOps:
     def from_json(self, doc: dict[str, Any]) -> DispatchState:
         return dispatches.from_json(doc)
 
-    def view(self, state: DispatchState) -> DispatchView:
+    def view(self, region: str, state: DispatchState) -> DispatchView:
         return dispatches.view(state, self.grace_seconds)
 
     def settle(self, region: str, state: DispatchState) -> list[tuple[str, bytes]]:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from detectors import staffing
-from detectors.staffing import AgentObs, StaffingState, StaffingView
+from detectors.answer_rates import FORECAST_PARAMS
+from detectors.staffing import AgentObs, StaffedAt, StaffingState, StaffingView
 from streams.contract.records import AgentStateEvent
 
 
@@ -31,8 +32,19 @@ class StaffingOps:
     def from_json(self, doc: dict[str, Any]) -> StaffingState:
         return staffing.from_json(doc)
 
-    def view(self, state: StaffingState) -> StaffingView:
+    def view(self, region: str, state: StaffingState) -> StaffingView:
         return staffing.view(state, self.stale_seconds)
+
+    def at(self, state: StaffingState, t_s: float) -> tuple[StaffedAt, ...] | None:
+        """The handlers the breach forecast reads at the calls' event time `t_s` (the live
+        answer-rate agent and the replay both ask this)."""
+        return staffing.at(
+            state,
+            t_s,
+            stale_seconds=self.stale_seconds,
+            handle_minutes=FORECAST_PARAMS.handle_minutes,
+            max_lag_seconds=FORECAST_PARAMS.staffing_lag_seconds,
+        )
 
     def settle(self, region: str, state: StaffingState) -> list[tuple[str, bytes]]:
         return []  # the staffing alerts are Prometheus rules over the exported gauges

@@ -4,10 +4,13 @@ ownership are streams.live.region_engine's)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import faust
 import structlog
 
 from detectors.answer_rates import RegionView
+from detectors.staffing import StaffedAt
 from streams.contract.catalogue import Catalogue
 from streams.contract.kafka_io import ensure_topic
 from streams.contract.records import CallEvent, parse_call_event
@@ -34,7 +37,13 @@ def prepare(settings: Settings) -> None:
 
 
 def register(
-    app: faust.App, topics: Topics, metrics: Metrics, catalogue: Catalogue, settings: Settings
+    app: faust.App,
+    topics: Topics,
+    metrics: Metrics,
+    catalogue: Catalogue,
+    settings: Settings,
+    *,
+    staffing: Callable[[str, float], tuple[StaffedAt, ...] | None] | None = None,
 ) -> RegionEngine[AnswerState, CallEvent, RegionView]:
     status = app.topic(
         status_topic(settings),
@@ -49,7 +58,9 @@ def register(
         name=CHECKPOINT_NAME,
         source=topics.calls,
         settings=settings,
-        ops=AnswerRateOps(window_config(settings), alert_specs(), load_baselines(settings)),
+        ops=AnswerRateOps(
+            window_config(settings), alert_specs(), load_baselines(settings), staffing=staffing
+        ),
         publisher=metrics.regions,
         parse=lambda raw: parse_call_event(raw, catalogue),
         topics=topics,

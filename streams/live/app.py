@@ -53,9 +53,13 @@ def create_app(
         patience_seconds=settings.caller_patience_seconds or None,
         providers={r.code: tuple(p.id for p in r.providers) for r in catalogue.regions},
     )
-    answer_rates.register(app, topics, metrics, catalogue, settings)
+    # The agent states are co-partitioned with the calls, so this worker holds the staffing of
+    # the regions whose calls it holds: the breach forecast reads them from the staffing engine.
+    staff = staffing.register(app, topics, metrics, catalogue, settings)
+    answer_rates.register(
+        app, topics, metrics, catalogue, settings, staffing=staffing.lookup(staff, settings)
+    )
     dispatches.register(app, topics, metrics, catalogue, settings)
-    staffing.register(app, topics, metrics, catalogue, settings)
     rota.register(app, metrics, catalogue, settings)
     for register in extra:
         register(app, registry, catalogue, settings)

@@ -4,9 +4,11 @@ streams.live.region_engine's, as for the call events it is co-partitioned with).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import faust
 
-from detectors.staffing import StaffingState, StaffingView
+from detectors.staffing import StaffedAt, StaffingState, StaffingView
 from streams.contract.catalogue import Catalogue
 from streams.contract.records import AgentStateEvent, parse_agent_event
 from streams.contract.settings import Settings
@@ -22,6 +24,26 @@ def prepare(settings: Settings) -> None:
     prepare_checkpoints(settings, CHECKPOINT_NAME, settings.topic_agent_states)
 
 
+def staffing_ops(settings: Settings) -> StaffingOps:
+    return StaffingOps(
+        settings.agent_stale_seconds, settings.retention_minutes, settings.dedup_minutes * 60.0
+    )
+
+
+def lookup(
+    engine: RegionEngine[StaffingState, AgentStateEvent, StaffingView], settings: Settings
+) -> Callable[[str, float], tuple[StaffedAt, ...] | None]:
+    """The answer-rate agent's view of this worker's staffing (AnswerRateOps.staffing): a
+    region's handlers at an event time, None for a region this worker holds no agent states of."""
+    ops = staffing_ops(settings)
+
+    def staffed_at(region: str, t_s: float) -> tuple[StaffedAt, ...] | None:
+        slot = engine.slots.get(region)
+        return None if slot is None else ops.at(slot.state, t_s)
+
+    return staffed_at
+
+
 def register(
     app: faust.App, topics: Topics, metrics: Metrics, catalogue: Catalogue, settings: Settings
 ) -> RegionEngine[StaffingState, AgentStateEvent, StaffingView]:
@@ -30,9 +52,7 @@ def register(
         name=CHECKPOINT_NAME,
         source=topics.agent_states,
         settings=settings,
-        ops=StaffingOps(
-            settings.agent_stale_seconds, settings.retention_minutes, settings.dedup_minutes * 60.0
-        ),
+        ops=staffing_ops(settings),
         publisher=metrics.staffing,
         parse=lambda raw: parse_agent_event(raw, catalogue),
         topics=topics,

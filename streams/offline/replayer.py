@@ -16,7 +16,7 @@ from tqdm import tqdm
 from detectors.answer_rates import RegionView
 from detectors.dispatches import DispatchState, DispatchView
 from detectors.region_alerts import AlertEvent
-from detectors.staffing import StaffingState, StaffingView
+from detectors.staffing import StaffedAt, StaffingState, StaffingView
 from detectors.windows import Bucket
 from streams.contract.catalogue import Catalogue
 from streams.contract.records import (
@@ -87,20 +87,26 @@ class Replayer:
     staffing_ops: StaffingOps = field(init=False)
 
     def __post_init__(self) -> None:
-        self.ops = AnswerRateOps(
-            window_config(self.settings),
-            alert_specs(self.thresholds),
-            load_baselines(self.settings),
-            observe=self.on_view,
-        )
-        self.dispatch_ops = DispatchOps(
-            self.settings.grace_seconds, self.settings.dedup_minutes * 60.0
-        )
         self.staffing_ops = StaffingOps(
             self.settings.agent_stale_seconds,
             self.settings.retention_minutes,
             self.settings.dedup_minutes * 60.0,
         )
+        self.ops = AnswerRateOps(
+            window_config(self.settings),
+            alert_specs(self.thresholds),
+            load_baselines(self.settings),
+            observe=self.on_view,
+            staffing=self.staffed_at,
+        )
+        self.dispatch_ops = DispatchOps(
+            self.settings.grace_seconds, self.settings.dedup_minutes * 60.0
+        )
+
+    def staffed_at(self, region: str, t_s: float) -> tuple[StaffedAt, ...] | None:
+        """The region's handlers at `t_s` for its breach forecast, as the live worker reads them."""
+        state = self.agent_states.get(region)
+        return None if state is None else self.staffing_ops.at(state, t_s)
 
     def call(self, doc: object | bytes) -> None:
         """One call event: a decoded document (file) or raw bytes (topic)."""
@@ -172,14 +178,14 @@ class Replayer:
         """The final views, and the minutes still retained handed to `on_minute`."""
         for region, state in sorted(self.calls.items()):
             self.result.alerts.extend(self.ops.drain(state))
-            self.result.views[region] = self.ops.view(state)
+            self.result.views[region] = self.ops.view(region, state)
             if self.on_minute is not None:
                 rest = sorted(state.windows.buckets.items(), key=lambda kv: (kv[0][1], kv[0][0]))
                 self._emit_minutes(region, [(p, m, b) for (p, m), b in rest])
         for region, dstate in sorted(self.dispatch_states.items()):
-            self.result.dispatches[region] = self.dispatch_ops.view(dstate)
+            self.result.dispatches[region] = self.dispatch_ops.view(region, dstate)
         for region, astate in sorted(self.agent_states.items()):
-            self.result.staffing[region] = self.staffing_ops.view(astate)
+            self.result.staffing[region] = self.staffing_ops.view(region, astate)
         return self.result
 
     def _emit_minutes(self, region: str, rows: Iterable[tuple[str, int, Bucket]]) -> None:

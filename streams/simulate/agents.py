@@ -5,14 +5,17 @@ The queue (streams.simulate.generator) answers each call with one handler's shif
 states follow from the calls themselves: a handler logs in (`ready`) when the shift starts, goes
 `on_call` when it answers, `wrap_up` after the talk, `ready` when the handle time is over, and logs
 out at the end of the shift (or after the call in progress). The handle time the monitor measures
-from these states is therefore exactly the generator's handle time. The rota is what was planned
-before any failure: a failing provider's handlers are rostered and commissioned as on a normal
-day, but fewer of them log in.
+from these states is therefore exactly the generator's handle time. A break (Scenario.breaks) is
+`not_ready` with reason "break" from the end of the call in progress, then `ready` 30 minutes
+later, so the monitor sees the staffed count dip where a real centre's would. The rota is what was
+planned before any failure, breaks included (streams.simulate.shifts): a failing provider's
+handlers are rostered and commissioned as on a normal day, but fewer of them log in or stay.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -28,6 +31,8 @@ MEAN_HANDLE_S: Final = 480.0
 TALK_SHARE: Final = 0.8  # of a call's handle time on the phone; the rest is wrap-up (notes)
 ROLE: Final = "health_adviser"  # the generator models the call handlers, not the clinicians
 ROTA_MINUTES: Final = 30
+BREAK_MS: Final = 30 * 60_000
+BREAK_REASON: Final = "break"
 NEVER_MS: Final = 2**62
 
 
@@ -41,8 +46,10 @@ def agent_events(
     answer_ms: npt.NDArray[np.int64],
     handle_ms: npt.NDArray[np.int64],
     end_ms: int,
+    breaks: Sequence[int] = (),
 ) -> list[Emitted]:
-    """Each handler's states through its shift, in its own time order, before `end_ms`."""
+    """Each handler's states through its shift, in its own time order, before `end_ms`;
+    `breaks[k]` is when handler k went on its break (-1: none, or no `breaks` at all)."""
     order = np.lexsort((answer_ms, handler))
     calls: dict[int, list[tuple[int, int]]] = {}
     for i in order.tolist():
@@ -54,17 +61,36 @@ def agent_events(
         agent = f"{prefix.lower()}.{provider}.{k:04d}"
         states = [(on_ms, "ready")]
         last_ms = on_ms
+        rest = breaks[k] if breaks else -1
         for start, handle in calls.get(k, []):
+            if 0 <= rest < start:
+                last_ms = _take_break(states, rest, off_ms)
+                rest = -1
             talk = max(1, round(handle * TALK_SHARE))
             states += [(start, "on_call"), (start + talk, "wrap_up"), (start + handle, "ready")]
             last_ms = start + handle
+        if rest >= 0:
+            last_ms = _take_break(states, rest, off_ms)
         if off_ms != NEVER_MS:
             states.append((max(off_ms, last_ms), "logged_out"))
         for ms, state in states:
             if ms < end_ms:
-                ev = AgentStateEvent(agent, ms / 1000, region, provider, ROLE, state)
+                reason = BREAK_REASON if state == "not_ready" else None
+                ev = AgentStateEvent(agent, ms / 1000, region, provider, ROLE, state, None, reason)
                 out.append(Emitted("agent-states", region, ms / 1000, ev))
     return out
+
+
+def _take_break(states: list[tuple[int, str]], start_ms: int, off_ms: int) -> int:
+    """Append a break from `start_ms` (straight from wrap-up when the last call ends then) and
+    return the handler's last state time; a break running past the shift ends in the log out."""
+    if states[-1] == (start_ms, "ready"):
+        states.pop()
+    states.append((start_ms, "not_ready"))
+    if start_ms + BREAK_MS < off_ms:
+        states.append((start_ms + BREAK_MS, "ready"))
+        return start_ms + BREAK_MS
+    return start_ms
 
 
 def rota_rows(
@@ -125,20 +151,47 @@ def plan_rota(
     """
     unique, inverse = np.unique(rate_per_min, return_inverse=True)
     erlang = np.array([erlang_c_handlers(r / 60) for r in unique], dtype=np.float64)[inverse]
-    on_duty = np.maximum(1, np.rint(erlang * staffing))
-    cut = np.maximum(float(left > 0), np.rint(on_duty * left))
-    return on_duty.astype(np.int64), np.where(failed, cut, on_duty).astype(np.int64)
+    on_duty = np.maximum(1, np.rint(erlang * staffing)).astype(np.int64)
+    return on_duty, cut_rota(on_duty, failed, left)
 
 
-def shifts_of(on_duty: IntArray, start_ms: int) -> list[tuple[int, int]]:
-    """Stack the per-minute head count into shifts (on_ms, off_ms): the last ones in leave first."""
+def cut_rota(rostered: IntArray, failed: npt.NDArray[np.bool_], left: float) -> IntArray:
+    """The head count on duty when the failed minutes keep `left` of the rostered (at least one
+    handler unless `left` is 0: a night shift of three at 30 % is one person struggling)."""
+    cut = np.maximum(float(left > 0), np.rint(rostered * left))
+    return np.where(failed, cut, rostered).astype(np.int64)
+
+
+def shifts_of(
+    on_duty: IntArray, start_ms: int, longest_ms: int | None = None
+) -> list[tuple[int, int]]:
+    """Stack the per-minute head count into shifts (on_ms, off_ms): the last ones in leave first.
+
+    With `longest_ms` (whole minutes) a handler on that long hands over to a new shift. Those on
+    at the start came in before it, at staggered times: seat i of n hands over first after
+    `longest_ms * (n - i) / n` (whole rota intervals), as a centre's overlapping shifts do.
+    """
     shifts: list[tuple[int, int]] = []
     opened: list[int] = []
+    due: dict[int, list[tuple[int, int]]] = {}  # handover time -> (seat, its shift's on_ms)
+    first = on_duty.tolist()[0] if on_duty.size else 0
     for m, n in enumerate(on_duty.tolist()):
         t = start_ms + 60_000 * m
-        while len(opened) < n:
-            opened.append(t)
         while len(opened) > n:
             shifts.append((opened.pop(), t))
+        for seat, on in due.pop(t, []):  # a seat left since, or taken by a later shift: no handover
+            if seat < len(opened) and opened[seat] == on:
+                shifts.append((on, t))
+                opened[seat] = t
+                due.setdefault(t + (longest_ms or 0), []).append((seat, t))
+        while len(opened) < n:
+            if longest_ms is not None:
+                early = 0 if m else _whole_intervals(longest_ms * len(opened) // first)
+                due.setdefault(t + longest_ms - early, []).append((len(opened), t))
+            opened.append(t)
     shifts.extend((t, NEVER_MS) for t in opened)
     return shifts
+
+
+def _whole_intervals(ms: int) -> int:
+    return ms // (ROTA_MINUTES * 60_000) * ROTA_MINUTES * 60_000

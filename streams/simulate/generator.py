@@ -14,7 +14,11 @@ traffic looks like"):
   94-96 % answered within 60 s and 1-2 % abandoned after 30 s; times provider `staffing`, times
   `capacity_left` in failing regions from the failure on. The default 0.3 is a collapse (about
   half the callers hang up); 0.8-0.85 gives a day near West Midlands on Good Friday 2013 (75 %
-  within 60 s, 13 % abandoned): 62-73 % and 7-9 %.
+  within 60 s, 13 % abandoned): 62-73 % and 7-9 %, at handle_factor 1. The launch day's longer
+  triage (handle_factor 1.25) takes a further fifth off the capacity: there 0.9-0.95 gives 42-74 %
+  and 8-15 %, and 0.3 has 60-64 % of the callers hang up. How the capacity goes (handlers leaving
+  or not logging in), longer triage, a demand surge on the forecast's rota and breaks are Scenario
+  knobs; the shifts, breaks and queue that carry them are in streams.simulate.shifts.
 - Triage: a disposition after the handle time, 11 % ambulance and 8 % ED (published 10-13 % and
   7-9 %); overwhelmed staff refer more (x2.5 ambulance, x2 ED: an assumption, no published
   figure; non-clinical call handlers without clinical back-up fall back on the safest
@@ -29,7 +33,6 @@ Times are whole milliseconds (integers internally) so every `ts` survives `forma
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,14 +46,9 @@ import numpy.typing as npt
 from streams.contract.catalogue import Catalogue, Provider, Region
 from streams.contract.errors import ConfigError
 from streams.contract.records import CallEvent, DispatchEvent
-from streams.simulate.agents import (
-    MEAN_HANDLE_S,
-    agent_events,
-    plan_rota,
-    rota_rows,
-    shifts_of,
-)
-from streams.simulate.scenarios import Scenario
+from streams.simulate.agents import MEAN_HANDLE_S, agent_events, rota_rows
+from streams.simulate.scenarios import Scenario, validate
+from streams.simulate.shifts import serve, staff
 from streams.simulate.truth import Emitted
 
 IntArray = npt.NDArray[np.int64]
@@ -96,11 +94,7 @@ class _Window:
 
 
 def _window(s: Scenario) -> _Window:
-    if s.start_s % 60 or s.duration_s <= 0 or not 0 <= s.capacity_left <= 1:
-        raise ConfigError(
-            f"scenario {s.name!r}: start_s must be a whole minute, duration_s > 0 and "
-            f"capacity_left in 0..1 (got {s.start_s}, {s.duration_s}, {s.capacity_left})"
-        )
+    validate(s)
     n_min = math.ceil(s.duration_s / 60) + STAFFED_TAIL_MIN
     hour_fraction = np.asarray(HOUR_WEIGHTS) / sum(HOUR_WEIGHTS)
     weekday_share = 7 / (5 + 2 * WEEKEND_FACTOR)
@@ -121,38 +115,6 @@ def _window(s: Scenario) -> _Window:
     )  # fmt: skip
 
 
-def _queue(
-    arrival_ms: IntArray, patience_ms: IntArray, handle_ms: IntArray, shifts: list[tuple[int, int]]
-) -> tuple[IntArray, IntArray]:
-    """Answer time of each call in arrival order, or -1 if the caller hung up first, and the
-    index in `shifts` of the handler who answered it (-1 when abandoned).
-
-    FIFO: each caller in turn takes the handler free soonest; a handler whose shift is over by
-    then goes home (calls in progress are finished). Abandoned calls use no handler.
-    """
-    # (free_at_ms, off_ms, shift): a shift starting later is a handler free later
-    free = [(on, off, k) for k, (on, off) in enumerate(shifts)]
-    heapq.heapify(free)
-    answered = np.full(len(arrival_ms), -1, dtype=np.int64)
-    handler = np.full(len(arrival_ms), -1, dtype=np.int64)
-    for i, (a, p, h) in enumerate(
-        zip(arrival_ms.tolist(), patience_ms.tolist(), handle_ms.tolist(), strict=True)
-    ):
-        while free:
-            f, off, k = free[0]
-            s = a if a > f else f
-            if s < off:
-                break
-            heapq.heappop(free)
-        else:
-            continue
-        if s - a <= p:
-            heapq.heapreplace(free, (s + h, off, k))
-            answered[i] = s
-            handler[i] = k
-    return answered, handler
-
-
 @dataclass(frozen=True)
 class _Calls:
     """One provider's calls in arrival order; times in ms, answer_ms = -1 when abandoned."""
@@ -170,6 +132,7 @@ class _Calls:
     handler: IntArray  # index into `shifts` of who answered, -1 when abandoned
     shifts: list[tuple[int, int]]  # each handler's (on_ms, off_ms)
     rostered: IntArray  # handlers the rota plans each minute (before any failure)
+    breaks: list[int]  # when each handler went on its break, -1 for none
 
 
 def _arrivals(rng: np.random.Generator, rate_per_min: FloatArray, w: _Window) -> IntArray:
@@ -203,23 +166,22 @@ def _provider_calls(
     rng: np.random.Generator, s: Scenario, w: _Window, region: Region, provider: Provider
 ) -> _Calls:
     """Draw one provider's day in numpy batches, then run its queue call by call."""
-    failed = w.failed if region.code in s.failing_regions else np.zeros_like(w.failed)
+    failing = region.code in s.failing_regions
+    failed = w.failed if failing else np.zeros_like(w.failed)
     rate = s.daily_calls * region.population_share * provider.share * w.day_share
-    arrival = _arrivals(rng, rate, w)
+    surge = rate * np.where(failed, s.demand_factor, 1.0) if s.demand_factor != 1 else rate
+    arrival = _arrivals(rng, surge, w)
     n = arrival.size
     patience = np.rint(rng.exponential(MEAN_PATIENCE_S * 1000, n)).astype(np.int64)
     mu = math.log(MEAN_HANDLE_S * 1000) - HANDLE_SIGMA**2 / 2
-    handle = np.maximum(1, np.rint(rng.lognormal(mu, HANDLE_SIGMA, n))).astype(np.int64)
-    rostered, on_duty = plan_rota(rate, provider.staffing, failed, s.capacity_left)
-    shifts = shifts_of(on_duty, w.start_ms)
-    answer, handler = _queue(arrival, patience, handle, shifts)
-    answered = answer >= 0
-    overwhelmed = (
-        answered
-        & (answer >= w.failure_ms)
-        & (answer < w.recovery_ms)
-        & (region.code in s.failing_regions)
+    drawn = np.maximum(1, np.rint(rng.lognormal(mu, HANDLE_SIGMA, n))).astype(np.int64)
+    team = staff(rate, provider.staffing, failed, s, w.start_ms)
+    slow_ms = (w.failure_ms, w.recovery_ms) if failing else (NEVER_MS, NEVER_MS)
+    answer, handler, handle, breaks = serve(
+        arrival, patience, drawn, team, slow_ms=slow_ms, handle_factor=s.handle_factor
     )
+    answered = answer >= 0
+    overwhelmed = answered & (answer >= slow_ms[0]) & (answer < slow_ms[1])
     base, lifted = (
         _mix_index(rng, DISPOSITION_MIX.values(), n),
         _mix_index(rng, failure_mix().values(), n),
@@ -246,8 +208,9 @@ def _provider_calls(
         category,
         handle,
         handler,
-        shifts,
-        rostered,
+        team.shifts,
+        team.rostered,
+        breaks,
     )
 
 
@@ -323,6 +286,7 @@ def _region_events(
                 agent_events(
                     region.code, b.provider, prefix, shifts=b.shifts, handler=b.handler,
                     answer_ms=b.answer_ms, handle_ms=b.handle_ms, end_ms=w.end_ms,
+                    breaks=b.breaks,
                 )
             )  # fmt: skip
         for i in np.flatnonzero(b.dispatch_ms >= 0).tolist():
@@ -353,10 +317,8 @@ def rota(scenario: Scenario, catalogue: Catalogue) -> list[dict[str, object]]:
     for region in catalogue.regions:
         for p in region.providers:
             rate = scenario.daily_calls * region.population_share * p.share * w.day_share
-            rostered, _ = plan_rota(
-                rate, p.staffing, np.zeros_like(w.failed), scenario.capacity_left
-            )
-            rows += rota_rows(region.code, p.id, rostered, w.start_ms, w.end_ms)
+            team = staff(rate, p.staffing, np.zeros_like(w.failed), scenario, w.start_ms)
+            rows += rota_rows(region.code, p.id, team.rostered, w.start_ms, w.end_ms)
     return rows
 
 

@@ -18,6 +18,7 @@ from detectors import forecast as fc
 from detectors import windows
 from detectors.answer_rates import region_view
 from detectors.forecast import Params
+from detectors.staffing import StaffedAt
 from detectors.windows import CallObs, RegionState, WindowConfig, kpis, window_totals
 from streams.contract.thresholds import THRESHOLDS
 
@@ -509,3 +510,42 @@ def test_adding_to_a_run_of_minutes_is_adding_to_each(
     got = list(values)
     fc._add(got, i, stop, x)
     assert [v.hex() for v in got] == [v.hex() for v in want]
+
+
+def staffed(handlers: int, calls: int = 0, handle_s: float | None = None) -> tuple[StaffedAt]:
+    return (StaffedAt("p1", handlers, calls, handle_s),)
+
+
+def test_a_staff_loss_is_forecast_before_anyone_waits() -> None:
+    """A good hour, 10 calls a minute answered at once; at 70:00 only 40 handlers of 480 s are
+    staffed: 5 answers a minute. Nobody has waited yet, so capacity read from answers is not
+    observed and no breach is forecast; from the handlers it is.
+
+    By hand (fluid, no abandonment): from 70:00 the queue grows by 5 a minute and the answer at
+    70 + x minutes takes the caller offered at 70 + x / 2, so answers from about 72:00 on are
+    late. At minute B the 60m window holds 10 (129 - B) + 10 good answers and 5 (B - 71) late
+    ones: good < 0.9 x all  <=>  5.5 B > 449.5, B = 82 (83 if minute 72's first answers count as
+    within, the fluid's 10 s steps decide). From the closed minute 67:00: 15 or 16 minutes."""
+    state = at_70_minutes(GOOD_HOUR + [(10, 10)] * 10)
+    assert fc.forecast(state, CONFIG, E, EXACT).seconds == math.inf
+    result = fc.forecast(state, CONFIG, E, EXACT, staffed(40))
+    assert result.inputs is not None
+    (p,) = result.inputs.providers
+    assert (p.handlers, p.handle_seconds) == (40, EXACT.mean_handle_seconds)
+    assert p.capacity_per_minute == pytest.approx(5.0)
+    assert result.breach_minute in {T0 + 82 * 60, T0 + 83 * 60}
+    assert result.seconds in {15 * 60, 16 * 60}
+
+
+def test_enough_handlers_forecast_no_breach_and_the_measured_handle_time_counts() -> None:
+    """100 handlers of 480 s answer 12.5 a minute: no breach. The same 100 at a measured 1200 s
+    handle time (enough calls for the mean to count) answer 5 a minute: the breach above."""
+    state = at_70_minutes(GOOD_HOUR + [(10, 10)] * 10)
+    assert fc.forecast(state, CONFIG, E, EXACT, staffed(100)).seconds == math.inf
+    slow = fc.forecast(state, CONFIG, E, EXACT, staffed(100, calls=50, handle_s=1200.0))
+    assert slow.inputs is not None and slow.inputs.providers[0].capacity_per_minute == 5.0
+    assert slow.seconds in {15 * 60, 16 * 60}
+    few = fc.forecast(state, CONFIG, E, EXACT, staffed(100, calls=3, handle_s=1200.0))
+    assert few.seconds == math.inf  # 3 calls: the default handle time, 12.5 a minute
+    off = fc.forecast(state, CONFIG, E, replace(EXACT, use_staffing=False), staffed(40))
+    assert off.seconds == math.inf  # the old model on request

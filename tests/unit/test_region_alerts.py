@@ -127,13 +127,13 @@ def forecast_events(forecasts: list[float], history_minutes: int = 120) -> list[
 
 
 def test_a_breach_forecast_under_the_threshold_warns_after_its_for_and_resolves() -> None:
-    """Forecast 20 min from minute 5 to 44, then +inf: firing at 35 (for: 30m); it resolves
-    30 min after the forecast clears (the clear timer and dwell are the `for:` too), at 75."""
+    """Forecast 20 min from minute 5 to 44, then +inf: firing at 10 (for: 5m); it resolves
+    5 min after the forecast clears (the clear timer and dwell are the `for:` too), at 50."""
     inf = float("inf")
-    assert THRESHOLDS.breach_forecast_for_seconds == 1800
+    assert THRESHOLDS.breach_forecast_for_seconds == 300
     got = forecast_events([inf] * 5 + [1200.0] * 40 + [inf] * 60)
-    assert got == [("firing", 35.0), ("resolved", 75.0)]
-    assert forecast_events([inf] * 5 + [1200.0] * 30 + [inf] * 60) == []  # 30 min: not yet
+    assert got == [("firing", 10.0), ("resolved", 50.0)]
+    assert forecast_events([inf] * 5 + [1200.0] * 5 + [inf] * 60) == []  # 5 min: not yet
 
 
 def test_a_breach_forecast_at_the_threshold_short_or_warming_up_stays_silent() -> None:

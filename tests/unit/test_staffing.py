@@ -147,10 +147,59 @@ def test_staff_seconds_never_go_backwards_and_every_agent_is_in_one_state(
         assert sum(n for *_, n in view.agents) == len(state.agents)
 
 
-@pytest.mark.parametrize("version", [None, 0, 2])
+@pytest.mark.parametrize("version", [None, 0, 3])
 def test_a_checkpoint_of_another_version_is_refused(version: int | None) -> None:
     """A state saved by another format version fails loudly instead of being misread."""
     doc = staffing.to_json(staffing.initial())
     doc["version"] = version
     with pytest.raises(ValueError, match="staffing state version"):
         staffing.from_json(doc)
+
+
+def at(
+    state: StaffingState, dt: float, lag: float = 600.0
+) -> tuple[staffing.StaffedAt, ...] | None:
+    return staffing.at(state, T0 + dt, stale_seconds=STALE, handle_minutes=15, max_lag_seconds=lag)
+
+
+def test_the_forecast_reads_the_handlers_at_the_minute_boundary_of_the_instant_asked() -> None:
+    """Two handlers ready from 0 s; b logs out at 90 s and a takes a 100 s call at 100 s. At
+    130 s (boundary 120 s) one is staffed, whether the state has gone on to 300 s or not; a
+    provider's handle time counts calls that ended before the boundary. c, ready at 300 s, is
+    not staffed at the 300 s boundary (the state before it) but is at 360 s."""
+    events = [
+        ha("a", 0, "ready"),
+        ha("b", 0, "ready"),
+        ha("b", 90, "logged_out"),
+        ha("a", 100, "on_call"),
+        ha("a", 200, "ready"),  # a call of 100 s ending in minute 180
+        ha("c", 300, "ready"),
+    ]
+    behind = run(events[:4])  # newest event 100 s: boundary 120 s not crossed yet
+    ahead = run(events)
+    expected = (staffing.StaffedAt("nhs-direct", 1, 0, None),)
+    assert at(behind, 130) == at(ahead, 130) == expected
+    assert at(ahead, 250) == (staffing.StaffedAt("nhs-direct", 1, 1, 100.0),)
+    assert at(ahead, 310) == (staffing.StaffedAt("nhs-direct", 1, 1, 100.0),)
+    assert at(ahead, 370) == (staffing.StaffedAt("nhs-direct", 2, 1, 100.0),)
+    assert at(behind, 130 + 601) is None  # the feed is over 600 s behind: it cannot say
+    assert at(staffing.initial(), 0) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(event_lists, st.integers(0, 4 * 3600), st.integers(0, 40))
+def test_what_the_forecast_reads_does_not_depend_on_how_far_the_feed_has_got(
+    events: list[AgentObs], dt: int, extra: int
+) -> None:
+    """The answer at an instant t is the same for every state that holds all events before t's
+    minute boundary and none so far past it that the handle-time window before it is no longer
+    retained (the retention less the window, here 90 - 15 minutes): how far ahead the
+    agent-state consumer is of the calls' does not change the forecast's capacity."""
+    t = T0 + dt
+    boundary = int(t // 60) * 60
+    before = [e for e in events if e.ts_s < boundary]
+    later = events[len(before) : len(before) + extra]
+    retained = [e.ts_s < boundary + (RETENTION - 15 - 1) * 60 for e in later]
+    later = later[: retained.index(False)] if False in retained else later
+    reference = at(run(before), dt, lag=1e9)
+    assert at(run(before + later), dt, lag=1e9) == reference
