@@ -91,14 +91,18 @@ class Job:
     seed: int
 
 
+# Handovers every 8 hours: without them the generator's shifts stack the head count and few start
+# on a flat afternoon, so "not logging in" would lose little (streams.simulate.scenarios).
+SHIFTS: dict[str, Any] = {"shift_hours": 8.0}
 # The caused-breach families (issue 17, item 5): (family, scenario name, Scenario fields). The
 # capacity losses of failing regions: handlers leaving mid-shift (the head count cut at the
 # failure), handlers not logging in against the rota (each shift starting after the failure
-# filled to capacity_left), handle time rising (longer triage), and a demand surge on a full rota.
+# filled to capacity_left, with 8-hour handovers), handle time rising (longer triage), and a
+# demand surge on a full rota.
 FAMILIES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     *((f"leave {c:g}", f"leave-{c:g}", {"capacity_left": c}) for c in CAPACITIES),
     *(
-        (f"no login {c:g}", f"nologin-{c:g}", {"capacity_left": c, "loss": "no_login"})
+        (f"no login {c:g}", f"nologin-{c:g}", {"capacity_left": c, "loss": "no_login", **SHIFTS})
         for c in (0.5, 0.7)
     ),
     *(
@@ -164,7 +168,7 @@ def replay(job: Job, models: dict[str, Params]) -> list[Series]:
             )
         elif isinstance(ev, AgentStateEvent):
             by_region.setdefault(ev.region, []).append(
-                AgentObs(ev.agent_id, ev.ts_s, ev.provider, ev.role, ev.state)
+                AgentObs(ev.agent_id, ev.ts_s, ev.provider, ev.role, ev.state, ev.reason)
             )
     out = []
     for region, obs in sorted(by_region.items()):

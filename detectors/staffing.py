@@ -43,6 +43,7 @@ ROLES_ANSWERING: Final = "health_adviser"  # the role that answers 111 calls (cl
 WINDOWS_MINUTES: Final = (15, 60)
 LOGGED_OUT_FORGET_SECONDS: Final = 86_400.0  # an agent logged out this long is dropped
 MINUTE: Final = 60
+BREAK_SECONDS: Final = 1800.0  # a break longer than this is not counted as coming back
 SNAPSHOT_MINUTES: Final = 120  # boundaries kept after a silence (the windows hold 90 minutes)
 
 
@@ -53,6 +54,7 @@ class AgentObs:
     provider: str
     role: str  # health_adviser | clinician
     state: str  # one of STATES
+    reason: str | None = None  # on not_ready: break | training | meeting | system | other
 
 
 @dataclass(slots=True)
@@ -63,6 +65,7 @@ class Agent:
     since_s: float  # when the current state began
     last_seen_s: float  # the agent's newest event (a repeated state refreshes it)
     call_start_s: float | None = None  # the handled call in progress (on_call, wrap_up)
+    reason: str | None = None  # of a not_ready state
 
 
 @dataclass(slots=True)
@@ -76,9 +79,9 @@ class StaffingState:
     seen: dict[tuple[str, float, str], float] = field(default_factory=dict)  # applied, recent
     duplicates: int = 0
     too_late: int = 0
-    # staffed health advisers at each minute boundary the region's event time crossed:
-    # (provider, minute start) -> handlers (see the module doc)
-    snapshots: dict[tuple[str, int], int] = field(default_factory=dict)
+    # health advisers at each minute boundary the region's event time crossed, staffed and on
+    # a break: (provider, minute start) -> (staffed, on break) (see the module doc)
+    snapshots: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,7 @@ class StaffedAt:
     handlers: int  # health advisers ready, on a call or in wrap-up
     handled_calls: int  # calls they finished in the handle-time window before the instant
     handle_seconds: float | None  # their mean handle time; None with no call finished
+    on_break: int = 0  # health advisers on a break (not_ready, reason break) under BREAK_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +147,7 @@ def apply(
         _snapshot(state, int(state.max_ts_s // MINUTE), int(obs.ts_s // MINUTE), stale_seconds)
     if agent is None:
         agent = state.agents[obs.agent_id] = Agent(
-            obs.provider, obs.role, obs.state, obs.ts_s, obs.ts_s
+            obs.provider, obs.role, obs.state, obs.ts_s, obs.ts_s, reason=obs.reason
         )
         if obs.state == "on_call":
             agent.call_start_s = obs.ts_s
@@ -153,6 +157,7 @@ def apply(
         and obs.ts_s - agent.last_seen_s <= stale_seconds
     ):
         agent.last_seen_s = max(agent.last_seen_s, obs.ts_s)  # still in it: a refresh
+        agent.reason = obs.reason
     else:
         _transition(state, agent, obs, stale_seconds)
     if state.max_ts_s is None or obs.ts_s > state.max_ts_s:
@@ -179,6 +184,7 @@ def _transition(state: StaffingState, agent: Agent, obs: AgentObs, stale_seconds
             cell[1] += end_s - agent.call_start_s
         agent.call_start_s = None
     agent.provider, agent.role, agent.state = obs.provider, obs.role, obs.state
+    agent.reason = obs.reason
     agent.since_s = agent.last_seen_s = obs.ts_s
     if obs.state == "on_call":
         agent.call_start_s = obs.ts_s
@@ -195,19 +201,21 @@ def _snapshot(state: StaffingState, last: int, new: int, stale_seconds: float) -
             state.snapshots[(provider, boundary)] = n
 
 
-def _handlers(state: StaffingState, t_s: float, stale_seconds: float) -> dict[str, int]:
-    """Staffed health advisers per provider at `t_s` by the agents' current states (every
-    provider with an agent, 0 included); an agent silent for `stale_seconds` is not counted."""
-    counts: dict[str, int] = {}
+def _handlers(state: StaffingState, t_s: float, stale_seconds: float) -> dict[str, tuple[int, int]]:
+    """Health advisers per provider at `t_s` by the agents' current states (every provider with
+    an agent, zeros included): staffed, and on a break begun under BREAK_SECONDS before (they
+    are back within the forecast's reach: the rota covers breaks). An agent silent for
+    `stale_seconds` is neither."""
+    counts: dict[str, list[int]] = {}
     for agent in state.agents.values():
-        counts.setdefault(agent.provider, 0)
-        if (
-            agent.role == ROLES_ANSWERING
-            and agent.state in STAFFED
-            and t_s - agent.last_seen_s <= stale_seconds
-        ):
-            counts[agent.provider] += 1
-    return counts
+        cell = counts.setdefault(agent.provider, [0, 0])
+        if agent.role != ROLES_ANSWERING or t_s - agent.last_seen_s > stale_seconds:
+            continue
+        if agent.state in STAFFED:
+            cell[0] += 1
+        elif agent.state == "not_ready" and agent.reason == "break":
+            cell[1] += t_s - agent.since_s < BREAK_SECONDS
+    return {p: (staffed, on_break) for p, (staffed, on_break) in counts.items()}
 
 
 def at(
@@ -241,7 +249,13 @@ def at(
             calls[provider] += done
             seconds[provider] += secs
     return tuple(
-        StaffedAt(p, handlers[p], int(calls[p]), seconds[p] / calls[p] if calls[p] else None)
+        StaffedAt(
+            p,
+            handlers[p][0],
+            int(calls[p]),
+            seconds[p] / calls[p] if calls[p] else None,
+            on_break=handlers[p][1],
+        )
         for p in sorted(handlers)
     )
 
@@ -311,7 +325,7 @@ def to_json(state: StaffingState) -> dict[str, Any]:
         "version": STATE_VERSION,
         "max_ts_s": state.max_ts_s,
         "agents": [
-            [a, g.provider, g.role, g.state, g.since_s, g.last_seen_s, g.call_start_s]
+            [a, g.provider, g.role, g.state, g.since_s, g.last_seen_s, g.call_start_s, g.reason]
             for a, g in sorted(state.agents.items())
         ],
         "seconds": [[p, r, s, x] for (p, r, s), x in sorted(state.seconds.items())],
@@ -319,7 +333,7 @@ def to_json(state: StaffingState) -> dict[str, Any]:
         "seen": sorted([a, t, s] for a, t, s in state.seen),
         "duplicates": state.duplicates,
         "too_late": state.too_late,
-        "snapshots": [[p, m, n] for (p, m), n in sorted(state.snapshots.items())],
+        "snapshots": [[p, m, n, b] for (p, m), (n, b) in sorted(state.snapshots.items())],
     }
 
 
@@ -329,16 +343,21 @@ def from_json(doc: dict[str, Any]) -> StaffingState:
     max_ts = doc["max_ts_s"]
     return StaffingState(
         max_ts_s=None if max_ts is None else float(max_ts),
-        agents={
-            str(a): Agent(
-                str(p), str(r), str(s), float(since), float(seen), None if c is None else float(c)
-            )
-            for a, p, r, s, since, seen, c in doc["agents"]
-        },
+        agents={str(row[0]): _agent(row) for row in doc["agents"]},
         seconds={(str(p), str(r), str(s)): float(x) for p, r, s, x in doc["seconds"]},
         handled={(str(p), int(m)): [float(c), float(x)] for p, m, c, x in doc["handled"]},
         seen={(str(a), float(t), str(s)): float(t) for a, t, s in doc["seen"]},
         duplicates=int(doc["duplicates"]),
         too_late=int(doc["too_late"]),
-        snapshots={(str(p), int(m)): int(n) for p, m, n in doc.get("snapshots", [])},
+        snapshots={(str(p), int(m)): (int(n), int(b)) for p, m, n, b in doc.get("snapshots", [])},
     )
+
+
+def _agent(row: list[Any]) -> Agent:
+    """One agent of a checkpoint; a version 1 row has no reason."""
+    _, p, r, s, since, seen, c, *rest = row
+    reason = rest[0] if rest else None
+    return Agent(
+        str(p), str(r), str(s), float(since), float(seen), None if c is None else float(c),
+        None if reason is None else str(reason),
+    )  # fmt: skip

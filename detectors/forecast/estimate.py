@@ -16,7 +16,10 @@ forward from the region's newest event time (``state.max_ts_s``, "now"), from:
   :func:`detectors.staffing.at`): its staffed call handlers x 60 / their mean handle time, as of
   now. This is the capacity the queue will meet, known the minute a handler logs out or a
   handle time lengthens, before any caller has waited for it (issue 17). No Poisson margin: the
-  head count is a count, not a sample.
+  head count is a count, not a sample. Handlers on a break (``count_breaks``) count as staffed:
+  a break is planned cover in the rota and over within half an hour, so the queue it makes is
+  the rota's slack to absorb, not a coming breach (a provider short of handlers on the phones
+  is StaffingBelowCommissioned's to say).
 - Capacity otherwise: answers per minute while calls wait. The calls waiting at the start of
   each past minute follow from the open calls now and each later minute's offered - answered -
   abandoned. A minute that starts with at least ``busy_queue_calls`` and ``busy_queue_minutes``
@@ -102,7 +105,7 @@ def _provider_inputs(
     oldest = max(0.0, now - queue[0]) if queue else 0.0
     handlers = handle = staffed_capacity = None
     if staffed is not None:
-        handlers = staffed.handlers
+        handlers = staffed.handlers + (staffed.on_break if params.count_breaks else 0)
         handle = params.mean_handle_seconds
         if staffed.handle_seconds is not None and staffed.handled_calls >= params.min_handled_calls:
             handle = staffed.handle_seconds

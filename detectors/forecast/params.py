@@ -52,6 +52,7 @@ class Params:
     # min_handled_calls calls), once its agent states are no more than staffing_lag_seconds
     # behind the calls; otherwise capacity is inferred from the answers as above.
     use_staffing: bool = True
+    count_breaks: bool = True  # handlers on a break under half an hour count (see estimate)
     handle_minutes: int = 60
     min_handled_calls: int = 10
     staffing_lag_seconds: float = 300.0

@@ -57,7 +57,7 @@ class Thresholds:
     # caused breaches, 10 normal region-weeks), warned before the breach / median lead / false
     # warnings per region-week: for 1800 s 0 % / - / 0; 600 s 58 % / 3 min / 0.1; 300 s 92 % /
     # 6.5 min / 0.9; 180 s 96 % / 8 min / 4.9 (all four loss families and breaks, 300 s: seed 2
-    # 87 % / 5 / 1.1, seed 3 72 % / 5 / 1.7). A warning is false when no breach follows within
+    # 77 % / 4 / 0.7, seed 3 68 % / 4 / 1.1). A warning is false when no breach follows within
     # 30 minutes; a healthy small region's own dips below the standard (forecast 0, "they
     # already are") warn too once they last 5 minutes (about 15 warnings a region-week in all).
     # benchmarks/README.md has the run on seed 1.

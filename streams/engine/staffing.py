@@ -21,7 +21,9 @@ class StaffingOps:
         return staffing.initial()
 
     def apply(self, state: StaffingState, event: AgentStateEvent) -> str:
-        obs = AgentObs(event.agent_id, event.ts_s, event.provider, event.role, event.state)
+        obs = AgentObs(
+            event.agent_id, event.ts_s, event.provider, event.role, event.state, event.reason
+        )
         return staffing.apply(
             state, obs, self.stale_seconds, self.retention_minutes, self.dedup_seconds
         )

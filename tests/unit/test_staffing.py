@@ -105,12 +105,13 @@ event_lists = st.lists(
         st.integers(0, 4 * 3600),
         st.sampled_from(staffing.STATES),
         st.sampled_from(["health_adviser", "clinician"]),
+        st.sampled_from(["break", "training"]),
     ),
     max_size=40,
 ).map(
     lambda xs: [
-        AgentObs(a, T0 + dt, "nhs-direct", role, s)
-        for a, dt, s, role in sorted(xs, key=lambda x: x[1])
+        AgentObs(a, T0 + dt, "nhs-direct", role, s, why if s == "not_ready" else None)
+        for a, dt, s, role, why in sorted(xs, key=lambda x: x[1])
     ]
 )
 
@@ -203,3 +204,19 @@ def test_what_the_forecast_reads_does_not_depend_on_how_far_the_feed_has_got(
     later = later[: retained.index(False)] if False in retained else later
     reference = at(run(before), dt, lag=1e9)
     assert at(run(before + later), dt, lag=1e9) == reference
+
+
+def test_a_handler_on_a_break_is_coming_back_for_the_forecast_until_half_an_hour() -> None:
+    """a goes on a break at 0 s, b on training; both count as on a break / neither staffed; a's
+    break counts until it is 30 minutes old, b's training never."""
+    events = [
+        AgentObs("a", T0, "nhs-direct", "health_adviser", "not_ready", "break"),
+        AgentObs("b", T0, "nhs-direct", "health_adviser", "not_ready", "training"),
+        ha("c", 0, "ready"),
+    ]
+    state = run(events)
+    assert at(state, 600) == (staffing.StaffedAt("nhs-direct", 1, 0, None, on_break=1),)
+    assert at(state, 1799, lag=1e9) == (staffing.StaffedAt("nhs-direct", 1, 0, None, on_break=1),)
+    assert at(state, 1800, lag=1e9) == (staffing.StaffedAt("nhs-direct", 1, 0, None, on_break=0),)
+    restored = staffing.from_json(orjson.loads(orjson.dumps(staffing.to_json(state))))
+    assert restored == state
