@@ -122,6 +122,13 @@ def period_bounds(ts_s: float, period: str) -> tuple[str, int, int]:
     return label, _midnight(first), _midnight(after)
 
 
+def clipped_period(ts_s: float, period: str, from_s: float, to_s: float) -> tuple[str, int, int]:
+    """(label, start, end) of the period holding `ts_s` (:func:`period_bounds`) clipped to the
+    range [from_s, to_s), its ends rounded up to the second: the span a row covers."""
+    label, start, end = period_bounds(ts_s, period)
+    return label, max(start, math.ceil(from_s)), min(end, math.ceil(to_s))
+
+
 def _midnight(day: date) -> int:
     """UTC epoch of local midnight (midnight always exists in London: DST moves 01:00)."""
     return int(datetime(day.year, day.month, day.day, tzinfo=LONDON).timestamp())
@@ -219,8 +226,8 @@ def build(
     groups: dict[tuple[str, str, str], list[tuple[int, Bucket]]] = {}
     spans: dict[str, tuple[int, int]] = {}
     for (region, provider, hour), bucket in acc.hours.items():
-        label, start, end = period_bounds(hour, period)
-        spans[label] = (max(start, math.ceil(acc.from_s)), min(end, math.ceil(acc.to_s)))
+        label, start, end = clipped_period(hour, period, acc.from_s, acc.to_s)
+        spans[label] = (start, end)
         groups.setdefault((region, provider, label), []).append((hour, bucket))
     rows = []
     # By region, provider, then period start (labels of weeks straddling a year do not sort).
@@ -360,6 +367,7 @@ __all__ = [
     "Standards",
     "add_minute",
     "build",
+    "clipped_period",
     "period_bounds",
     "totals_of",
 ]

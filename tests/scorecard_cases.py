@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -55,3 +56,21 @@ def launch_day_scorecard(folder: Path) -> scorecard.Scorecard:
     return scorecard.compute(
         request, load_settings({}), default_catalogue(), file=events, overflow_file=overflow
     )
+
+
+@cache
+def launch_day_staffed_events() -> tuple[Emitted, ...]:
+    """The launch day of `launch_day_events` with the handlers' agent states as well."""
+    scenario = scenarios.launch_day(GOOD_FRIDAY_2013_08Z, HOURS * 3600, failure_after_s=3600)
+    staffed = replace(scenario, agent_states=True)
+    return tuple(generator.generate(staffed, default_catalogue(), seed=2013))
+
+
+def write_launch_day_staffed(folder: Path) -> tuple[Path, Path]:
+    """The staffed launch day as `simulate --agent-states --out events.jsonl --rota rota.csv`
+    writes it: the events and the rota the generator planned (commissioned = rostered)."""
+    scenario = scenarios.launch_day(GOOD_FRIDAY_2013_08Z, HOURS * 3600, failure_after_s=3600)
+    events, rota = folder / "staffed-events.jsonl", folder / "rota.csv"
+    play.write_jsonl(launch_day_staffed_events(), events)
+    play.write_rota(generator.rota(replace(scenario, agent_states=True), default_catalogue()), rota)
+    return events, rota

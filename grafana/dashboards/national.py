@@ -13,6 +13,7 @@ from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard, table, timeseries
 from grafana_foundation_sdk.models import dashboard as dashboard_models
 
+from grafana.dashboards import national_staffing
 from grafana.dashboards.panels import (
     COUNT,
     PER_MINUTE,
@@ -27,6 +28,7 @@ from grafana.dashboards.panels import (
     longest_wait_thresholds,
     merge_and_name,
     query,
+    region_link,
     service_level_thresholds,
     surge_links,
     table_panel,
@@ -37,15 +39,10 @@ from grafana.dashboards.panels import (
 UID: Final = "surge-national"
 TITLE: Final = "National overview"
 
-_REGION_LINK: Final = "/d/surge-region/region?var-region=${__value.raw}&${__url_time_range}"
-
 
 def regional_status() -> table.Panel:
     service_level, answer_rate, abandonment = "Service level", "Answer rate", "Abandonment"
     waiting, longest = "Calls waiting", "Longest wait"
-    region_link = dashboard_models.DynamicConfigValue(
-        id_val="links", value=[{"title": "Open the region dashboard", "url": _REGION_LINK}]
-    )
     panel = (
         table_panel(
             "Regional status (last 60 min)",
@@ -87,7 +84,7 @@ def regional_status() -> table.Panel:
                 }
             )
         )
-        .override_by_name("Region", [region_link])
+        .override_by_name("Region", [region_link()])
         .override_by_name(*column(service_level, RATIO, service_level_thresholds()))
         .override_by_name(*column(answer_rate, RATIO))
         .override_by_name(*column(abandonment, RATIO, abandonment_thresholds()))
@@ -307,7 +304,7 @@ def calls_offered_england() -> timeseries.Panel:
 
 
 def dashboard_builder() -> dashboard.Dashboard:
-    """The national overview: status now, alerts and overflow, then the trends behind them."""
+    """The national overview: status now, alerts and overflow, staffing, then the trends."""
     return (
         dashboard.Dashboard(TITLE)
         .uid(UID)
@@ -324,6 +321,10 @@ def dashboard_builder() -> dashboard.Dashboard:
         .with_panel(regional_status().span(24).height(11))
         .with_panel(active_alerts().span(12).height(7))
         .with_panel(active_overflow().span(12).height(7))
+        .with_row(dashboard.Row("Staffing"))
+        .with_panel(national_staffing.staffing_shortfall().span(24).height(11))
+        .with_panel(national_staffing.staffed_commissioned_by_region().span(12).height(8))
+        .with_panel(national_staffing.staffed_required_by_region().span(12).height(8))
         .with_row(dashboard.Row("Scorecard"))
         .with_panel(provider_scorecard().span(24).height(12))
         .with_row(dashboard.Row("Trends"))

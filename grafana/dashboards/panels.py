@@ -44,6 +44,11 @@ SERVICE_LEVEL_FLOOR: Final = THRESHOLDS.service_level_warning  # red below
 ABANDONMENT_STANDARD: Final = THRESHOLDS.abandon_standard  # red at or above
 ANSWER_TARGET_SECONDS: Final = 60.0  # a call waiting longer already counts against the standard
 DEAD_LETTER_SHARE_MAX: Final = THRESHOLDS.dead_letter_ratio  # DeadLetterRateHigh
+# Staffed / commissioned and staffed / required: StaffingBelowCommissioned (warning, critical)
+# and StaffingBelowRequired (warning).
+STAFFED_COMMISSIONED_WARNING: Final = THRESHOLDS.staffing_commissioned_warning_ratio
+STAFFED_COMMISSIONED_CRITICAL: Final = THRESHOLDS.staffing_commissioned_critical_ratio
+STAFFED_REQUIRED_WARNING: Final = THRESHOLDS.staffing_required_warning_ratio
 
 RED: Final = "red"
 AMBER: Final = "orange"
@@ -97,6 +102,20 @@ def with_threshold_lines(
     """Draw a standard as dashed lines on a chart (series keep their palette colours)."""
     return panel.thresholds(thresholds).thresholds_style(
         common_builders.GraphThresholdsStyleConfig().mode(common.GraphTresholdsStyleMode.DASHED)
+    )
+
+
+def stacked(panel: timeseries.Panel) -> timeseries.Panel:
+    """Stack a chart's series into areas that add up to a total (parts of a whole)."""
+    return panel.fill_opacity(60).stacking(
+        common_builders.StackingConfig().mode(common.StackingMode.NORMAL)
+    )
+
+
+def dashed_line() -> dashboard_models.DynamicConfigValue:
+    """A series override drawing the line dashed: a plan or a baseline beside the measured."""
+    return dashboard_models.DynamicConfigValue(
+        id_val="custom.lineStyle", value={"fill": "dash", "dash": [10, 10]}
     )
 
 
@@ -180,9 +199,29 @@ def longest_wait_thresholds() -> dashboard_builders.ThresholdsConfig:
     return steps((None, GREEN), (ANSWER_TARGET_SECONDS, AMBER))
 
 
+def staffed_commissioned_thresholds() -> dashboard_builders.ThresholdsConfig:
+    """Red below StaffingBelowCommissioned's critical share, amber below its warning share."""
+    return steps(
+        (None, RED), (STAFFED_COMMISSIONED_CRITICAL, AMBER), (STAFFED_COMMISSIONED_WARNING, GREEN)
+    )
+
+
+def staffed_required_thresholds() -> dashboard_builders.ThresholdsConfig:
+    """Amber below StaffingBelowRequired's share (a warning; it has no critical)."""
+    return steps((None, AMBER), (STAFFED_REQUIRED_WARNING, GREEN))
+
+
 def neutral_thresholds() -> dashboard_builders.ThresholdsConfig:
     """No standard: one neutral colour."""
     return steps((None, NEUTRAL))
+
+
+def region_link() -> dashboard_models.DynamicConfigValue:
+    """A table cell override: the region code opens the region dashboard, same time range."""
+    url = "/d/surge-region/region?var-region=${__value.raw}&${__url_time_range}"
+    return dashboard_models.DynamicConfigValue(
+        id_val="links", value=[{"title": "Open the region dashboard", "url": url}]
+    )
 
 
 def up_down_mappings() -> list[dashboard_models.ValueMapping]:

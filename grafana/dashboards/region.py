@@ -3,7 +3,8 @@
 `provider="all"` is the whole region; per-provider charts keep it as a line for comparison.
 Stats and charts aggregate only to drop the `instance`/`job` labels (see national.py).
 Here the call-handling rows (the standards now, providers, waits), the annotations and the layout;
-the last row's panels (referrals, dispatches and callbacks) are in region_referrals.py.
+the staffing row's panels are in region_staffing.py, the last row's (referrals, dispatches and
+callbacks) in region_referrals.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Final
 from grafana_foundation_sdk.builders import dashboard, heatmap, stat, timeseries
 from grafana_foundation_sdk.models import dashboard as dashboard_models
 
-from grafana.dashboards import region_referrals
+from grafana.dashboards import region_referrals, region_staffing
 from grafana.dashboards.panels import (
     AMBER,
     COUNT,
@@ -299,7 +300,7 @@ def overflow_annotations() -> PrometheusAnnotation:
 
 
 def dashboard_builder() -> dashboard.Dashboard:
-    """The region dashboard: the standards now, providers, waits, then referrals and dispatches."""
+    """The region dashboard: the standards now, providers, waits, staffing, then referrals."""
     return (
         dashboard.Dashboard(TITLE)
         .uid(UID)
@@ -330,6 +331,14 @@ def dashboard_builder() -> dashboard.Dashboard:
         .with_row(dashboard.Row("Waits"))
         .with_panel(answer_wait_percentiles().span(12).height(8))
         .with_panel(answer_wait_distribution().span(12).height(8))
+        .with_row(dashboard.Row("Staffing"))
+        .with_panel(region_staffing.staffed_commissioned_now().span(4).height(8))
+        .with_panel(region_staffing.staffed_required_now().span(4).height(8))
+        .with_panel(region_staffing.handlers_against_plan().span(16).height(8))
+        .with_panel(region_staffing.occupancy().span(6).height(8))
+        .with_panel(region_staffing.handle_time().span(6).height(8))
+        .with_panel(region_staffing.agents_by_state().span(6).height(8))
+        .with_panel(region_staffing.stale_agents().span(6).height(8))
         .with_row(dashboard.Row("Referrals, dispatches and callbacks"))
         .with_panel(region_referrals.referral_rate().span(8).height(8))
         .with_panel(region_referrals.referrals_against_expected().span(8).height(8))

@@ -9,9 +9,15 @@ rows (the standards now, providers, waits) stay in region.py.
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import timeseries
-from grafana_foundation_sdk.models import dashboard as dashboard_models
 
-from grafana.dashboards.panels import COUNT, PER_MINUTE, RATIO, query, timeseries_panel
+from grafana.dashboards.panels import (
+    COUNT,
+    PER_MINUTE,
+    RATIO,
+    dashed_line,
+    query,
+    timeseries_panel,
+)
 
 
 def referral_rate() -> timeseries.Panel:
@@ -29,9 +35,6 @@ def referral_rate() -> timeseries.Panel:
 
 
 def referrals_against_expected() -> timeseries.Panel:
-    dashed = dashboard_models.DynamicConfigValue(
-        id_val="custom.lineStyle", value={"fill": "dash", "dash": [10, 10]}
-    )
     return (
         timeseries_panel(
             "Referrals against expected",
@@ -54,7 +57,7 @@ def referrals_against_expected() -> timeseries.Panel:
                 "B",
             )
         )
-        .override_by_query("B", [dashed])
+        .override_by_query("B", [dashed_line()])
     )
 
 

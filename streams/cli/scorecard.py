@@ -1,4 +1,5 @@
-"""`surge-monitor scorecard`: each provider against its standards per day, week or month."""
+"""`surge-monitor scorecard`: each provider against its standards per day, week or month, and
+with `--rota FILE.csv` its staff-hours delivered against rostered and commissioned."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 import structlog
 
 from streams.cli.args import instant, jobs_arg
-from streams.contract.catalogue import load_catalogue
+from streams.contract.catalogue import Catalogue, load_catalogue
 from streams.contract.errors import ConfigError
+from streams.contract.rota import RotaFileError, RotaInterval
 from streams.contract.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -55,6 +57,16 @@ def _scorecard_args(c: argparse.ArgumentParser) -> None:
         help="--file: replay the regions in N processes (default 1): the same scorecard, faster "
         "with N free cores",
     )
+    c.add_argument(
+        "--rota",
+        type=Path,
+        metavar="FILE.csv",
+        help="the rota CSV (as for `rota publish`; validated whole, a bad line is an error): "
+        "scorecard.csv gains per role (health_adviser_, clinician_) staff_hours (delivered: "
+        "agents ready, on a call or in wrap-up, from the file's agent states), rostered_hours, "
+        "commissioned_hours, delivered_ratio (delivered / commissioned) and "
+        "delivered_rostered_ratio; empty where unknown (no agent states, no rota)",
+    )
     overflow = c.add_mutually_exclusive_group()
     overflow.add_argument(
         "--overflow", type=Path, help="OverflowCommand records as JSON lines: adds overflow figures"
@@ -68,8 +80,20 @@ def _scorecard_args(c: argparse.ArgumentParser) -> None:
     )
 
 
+def _rota(path: Path, catalogue: Catalogue) -> list[RotaInterval]:
+    """The --rota file's intervals, validated whole before the replay: every bad line named."""
+    from streams.cli.rota import read_rota_file
+
+    try:
+        return read_rota_file(path, catalogue)
+    except RotaFileError as exc:
+        problems = str(exc).split("\n", 1)[1]  # the lines naming each problem (and how many more)
+        header = f"--rota {path}: {len(exc.problems)} problem(s), no scorecard written"
+        raise ConfigError(f"{header}\n{problems}") from None
+
+
 def cmd_scorecard(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.offline import scorecard, scorecard_report
+    from streams.offline import scorecard, scorecard_report, staff_hours_report
 
     try:
         standards = scorecard.commissioned_standards(args.callback_standard)
@@ -87,6 +111,7 @@ def cmd_scorecard(args: argparse.Namespace, settings: Settings) -> int:
         baseline_path=baseline,
     )
     catalogue = load_catalogue(Path(settings.catalogue) if settings.catalogue else None)
+    rota = None if args.rota is None else _rota(args.rota, catalogue)
     overflow_topic = args.overflow_topic
     if overflow_topic == "":  # --overflow-topic without a name
         overflow_topic = settings.topic_overflow
@@ -100,9 +125,25 @@ def cmd_scorecard(args: argparse.Namespace, settings: Settings) -> int:
         overflow_file=args.overflow,
         overflow_topic=overflow_topic,
         jobs=args.jobs,
+        rota=rota,
+        rota_source=None if args.rota is None else str(args.rota),
     )
     scorecard_report.write(result, catalogue, args.out)
     failing = sorted({f"{r.region}/{r.provider}" for r in result.rows if r.result == "fail"})
     below = sorted({f"{r.region}/{r.provider}" for r in result.rows if r.result == "warning"})
-    log.info("scorecard_done", rows=len(result.rows), failing=failing, below_standard=below)
+    short = sorted(
+        {
+            f"{s.region}/{s.provider}"
+            for s in result.staff_hours
+            if s.delivered_ratio is not None
+            and s.delivered_ratio < staff_hours_report.WARNING_RATIO
+        }
+    )
+    log.info(
+        "scorecard_done",
+        rows=len(result.rows),
+        failing=failing,
+        below_standard=below,
+        staff_hours_short=short,
+    )
     return 0

@@ -291,6 +291,7 @@ def _merge(
         result.views.update(p.result.views)
         result.dispatches.update(p.result.dispatches)
         result.staffing.update(p.result.staffing)
+        result.staff_seconds.update(p.result.staff_seconds)  # a region is one worker's
         result.counts.update(p.result.counts)
     result.views = dict(sorted(result.views.items()))
     result.dispatches = dict(sorted(result.dispatches.items()))

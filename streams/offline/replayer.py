@@ -13,6 +13,7 @@ import orjson
 import structlog
 from tqdm import tqdm
 
+from detectors import staff_hours
 from detectors.answer_rates import RegionView
 from detectors.dispatches import DispatchState, DispatchView
 from detectors.region_alerts import AlertEvent
@@ -65,6 +66,9 @@ class ReplayResult:
     views: dict[str, RegionView] = field(default_factory=dict)  # final view per region
     dispatches: dict[str, DispatchView] = field(default_factory=dict)
     staffing: dict[str, StaffingView] = field(default_factory=dict)
+    # staffed seconds (ready, on_call, wrap_up) worked per (region, provider, role, UTC hour), for
+    # the scorecard's staff-hours (detectors.staff_hours: each span added as it closes)
+    staff_seconds: dict[staff_hours.HourKey, float] = field(default_factory=dict)
     # ok, late, duplicate, too_late (as the live path's results) and invalid:<reason>
     counts: Counter[str] = field(default_factory=Counter)
 
@@ -142,7 +146,9 @@ class Replayer:
         state = self.agent_states.get(event.region)
         if state is None:
             state = self.agent_states[event.region] = self.staffing_ops.initial(event.region)
+        before = staff_hours.open_span(state, event.agent_id)
         self.result.counts["agent:" + self.staffing_ops.apply(state, event)] += 1
+        staff_hours.add_closed(self.result.staff_seconds, event.region, state, before)
 
     def _valid(
         self,
@@ -186,6 +192,8 @@ class Replayer:
             self.result.dispatches[region] = self.dispatch_ops.view(region, dstate)
         for region, astate in sorted(self.agent_states.items()):
             self.result.staffing[region] = self.staffing_ops.view(region, astate)
+            stale_s = self.staffing_ops.stale_seconds
+            staff_hours.add_open(self.result.staff_seconds, region, astate, stale_s)
         return self.result
 
     def _emit_minutes(self, region: str, rows: Iterable[tuple[str, int, Bucket]]) -> None:

@@ -8,12 +8,21 @@ that can be mailed to a commissioner and opened offline. Optionally the Overflow
 range (a JSON-lines file of the records, or the overflow topic) add each region's overflow
 activations, minutes under overflow and who started them
 (detectors.scorecard_overflow.overflow_episodes).
+
+Staff-hours (detectors.staff_hours): with agent states in the replayed events, the hours each
+provider's agents were staffed (ready, on a call, in wrap-up) per role and period, and with a rota
+(`--rota FILE.csv`, the CSV of `surge-monitor rota publish`) the rostered and commissioned hours
+against them. They are `Scorecard.staff_hours`, one per (region, provider, role, period), which
+the report joins onto the provider's row as `<role>_staff_hours`, `<role>_rostered_hours`,
+`<role>_commissioned_hours`, `<role>_delivered_ratio` (delivered / commissioned) and
+`<role>_delivered_rostered_ratio` (delivered / rostered). Without agent states the delivered
+figures are unknown (empty), without a rota the planned ones, and the report says which.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,14 +30,16 @@ from typing import Any
 import orjson
 import structlog
 
-from detectors import baseline
+from detectors import baseline, staff_hours
 from detectors import scorecard as card
 from detectors.scorecard import Row
 from detectors.scorecard_grades import Standards
 from detectors.scorecard_overflow import OverflowCommand
+from detectors.staff_hours import StaffHours
 from streams.contract.catalogue import Catalogue
 from streams.contract.errors import ConfigError
 from streams.contract.records import InvalidEvent, parse_ts
+from streams.contract.rota import RotaInterval
 from streams.contract.settings import Settings
 from streams.contract.thresholds import THRESHOLDS
 from streams.offline.replay import replay_file, replay_topic
@@ -69,6 +80,10 @@ class Scorecard:
     source: str  # the file or topic replayed
     counts: Counter[str]  # the replay's event results (ok, late, duplicate, invalid:...)
     overflow_source: str | None = None  # where the OverflowCommands came from; None: not given
+    # per (region, provider, role, period); empty when neither agent states nor a rota were given
+    staff_hours: list[StaffHours] = field(default_factory=list)
+    agent_states: bool = False  # the replay applied agent-state events (delivered is known)
+    rota_source: str | None = None  # the rota file; None: none given (planned hours unknown)
 
 
 def compute(
@@ -82,6 +97,8 @@ def compute(
     overflow_file: Path | None = None,
     overflow_topic: str | None = None,
     jobs: int = 1,
+    rota: Sequence[RotaInterval] | None = None,
+    rota_source: str | None = None,
 ) -> Scorecard:
     """Replay `file` (JSON lines of `surge-monitor simulate --out`) or all of `topic`, and score.
 
@@ -89,6 +106,7 @@ def compute(
     a replayed history is not when they happened; the range applies to event time. The overflow
     commands (`overflow_file` or all of `overflow_topic`, at most one) are read whole too.
     `jobs` > 1 replays a file's regions in that many processes (streams.offline.replay.replay_file).
+    `rota`: the intervals of a rota file (`rota_source` names it) for the staff-hours.
     """
     if (file is None) == (topic is None):
         raise ConfigError("give exactly one of --file or --topic")
@@ -134,7 +152,37 @@ def compute(
         known = sorted({p.id for r in catalogue.regions for p in r.providers})
         if request.provider not in known:
             raise ConfigError(f"--provider {request.provider!r} is not one of {known}")
-    return Scorecard(request, rows, source, result.counts, overflow_source)
+    staff = staff_figures(request, result, rota)
+    return Scorecard(
+        request,
+        rows,
+        source,
+        result.counts,
+        overflow_source,
+        staff_hours=staff,
+        agent_states=bool(result.staffing),
+        rota_source=None if rota is None else (rota_source or "the rota given"),
+    )
+
+
+def staff_figures(
+    request: Request, result: ReplayResult, rota: Sequence[RotaInterval] | None
+) -> list[StaffHours]:
+    """The staff-hours rows of the request's providers: delivered for every (region, provider,
+    role) that sent an agent state in the replay, planned for those of the rota."""
+    reporting: set[staff_hours.Group] = set()
+    for region, view in result.staffing.items():
+        reporting |= {(region, p, r) for p, r, _, _ in view.agents}
+        reporting |= {(region, p, r) for p, r, _, _ in view.seconds}
+    rows = staff_hours.build(
+        result.staff_seconds,
+        reporting=reporting,
+        rota=rota,
+        from_s=request.from_s,
+        to_s=request.to_s,
+        period=request.period,
+    )
+    return [r for r in rows if request.provider in (None, r.provider)]
 
 
 def overflow_command(doc: object) -> OverflowCommand:

@@ -1,5 +1,6 @@
 """The scorecard written out: `scorecard.csv` (one row per provider, region and period) and
-`scorecard.html`, one self-contained file (summary table coloured by grade, plots as PNG)."""
+`scorecard.html`, one self-contained file (summary table coloured by grade, plots as PNG). The
+staff-hours columns and section are streams.offline.staff_hours_report's."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from detectors import scorecard as card
 from detectors import scorecard_grades
 from detectors.scorecard import LONDON, Referral, Row
 from detectors.scorecard_grades import Standards
+from detectors.staff_hours import StaffHours
 from streams.contract.catalogue import Catalogue
+from streams.offline import staff_hours_report
 from streams.offline.scorecard import Scorecard
 
 log = structlog.get_logger(__name__)
@@ -52,7 +55,8 @@ def write(scorecard: Scorecard, catalogue: Catalogue, out_dir: Path) -> tuple[Pa
     with csv_path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(CSV_COLUMNS))
         writer.writeheader()
-        writer.writerows(csv_rows(scorecard.rows, scorecard.request.standards))
+        standards = scorecard.request.standards
+        writer.writerows(csv_rows(scorecard.rows, standards, scorecard.staff_hours))
     html_path.write_text(render_html(scorecard, catalogue), encoding="utf-8")
     log.info("scorecard_written", csv=str(csv_path), html=str(html_path), rows=len(scorecard.rows))
     return csv_path, html_path
@@ -72,13 +76,18 @@ CSV_COLUMNS: Final = (
     "hours", "hours_in_breach", "worst_hour", "worst_hour_service_level",
     "alerts", "alert_names",
     "overflow_activations", "overflow_minutes", "overflow_started_by",
+    *staff_hours_report.STAFF_COLUMNS,  # health_adviser_staff_hours, ..., per role
     "result",
 )  # fmt: skip
 
 
-def csv_rows(rows: Iterable[Row], standards: Standards) -> list[dict[str, object]]:
-    """One dict per row: ratios as 0..1 with 6 decimals, absent ones (no denominator) empty."""
+def csv_rows(
+    rows: Iterable[Row], standards: Standards, staff: Iterable[StaffHours] = ()
+) -> list[dict[str, object]]:
+    """One dict per row: ratios as 0..1 with 6 decimals, absent ones (no denominator) empty; the
+    staff-hours of the row's provider and period joined on (empty where unknown)."""
     out = []
+    by_row = staff_hours_report.index(staff)
     for r in rows:
         t, k = r.totals, r.kpis
         doc: dict[str, object] = {
@@ -119,6 +128,7 @@ def csv_rows(rows: Iterable[Row], standards: Standards) -> list[dict[str, object
             "overflow_minutes": _num(r.overflow_minutes, 1),
             "overflow_started_by": ";".join(r.overflow_started_by or ()),
             "result": _result(r.result),
+            **staff_hours_report.csv_fields(by_row, r),
         }
         for ref in r.referrals:
             doc[f"{ref.kind}_rate"] = _num(ref.rate)
@@ -153,6 +163,7 @@ td.fail { background: #f8d0d3; font-weight: 600; }
 td.na { background: #f1f1f1; color: #777; }
 td small { display: block; color: #555; font-weight: normal; }
 section.provider { margin-top: 22px; } section.provider img { max-width: 100%; }
+img.staff-plot { max-width: 100%; display: block; margin: 10px 0; }
 ul.standards li { margin: 2px 0; }
 """
 
@@ -206,6 +217,7 @@ def render_html(scorecard: Scorecard, catalogue: Catalogue) -> str:
         "</ul>",
         "<h2>Summary</h2>",
         _summary_table(scorecard.rows, s, names),
+        *staff_hours_report.section(scorecard, names),
         "<h2>Providers, hour by hour</h2>",
     ]
     by_provider: dict[tuple[str, str], list[Row]] = {}

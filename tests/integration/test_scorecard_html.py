@@ -13,9 +13,17 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from streams.cli.rota import read_rota_file
 from streams.contract.catalogue import default_catalogue
+from streams.contract.config import load_settings
 from streams.offline import scorecard, scorecard_report
-from tests.scorecard_cases import FAILING, launch_day_scorecard
+from tests.scorecard_cases import (
+    FAILING,
+    GOOD_FRIDAY_2013_08Z,
+    HOURS,
+    launch_day_scorecard,
+    write_launch_day_staffed,
+)
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
@@ -66,6 +74,67 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[scorecard.Scorecar
     result = launch_day_scorecard(folder)
     _, html_path = scorecard_report.write(result, default_catalogue(), folder / "report")
     return result, html_path
+
+
+@pytest.fixture(scope="module")
+def staffed_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[scorecard.Scorecard, Path]:
+    """The launch day with agent states, scored with the generator's rota (`--rota`)."""
+    folder = tmp_path_factory.mktemp("staffed")
+    events, rota = write_launch_day_staffed(folder)
+    catalogue = default_catalogue()
+    request = scorecard.Request(GOOD_FRIDAY_2013_08Z, GOOD_FRIDAY_2013_08Z + HOURS * 3600)
+    result = scorecard.compute(
+        request,
+        load_settings({}),
+        catalogue,
+        file=events,
+        rota=read_rota_file(rota, catalogue),
+        rota_source=str(rota),
+    )
+    _, html_path = scorecard_report.write(result, catalogue, folder / "report")
+    return result, html_path
+
+
+# After load: the staff-hours table's rows and failing rows, and whether its plot decoded.
+STAFF_CHECK_SCRIPT = """<script>
+window.addEventListener("load", () => {
+  const plot = document.querySelector("img.staff-plot");
+  const marker = document.createElement("div");
+  marker.id = "staff-check";
+  marker.dataset.rows = document.querySelectorAll("table.staff tbody tr").length;
+  marker.dataset.failing = document.querySelectorAll('table.staff tr[data-staff="fail"]').length;
+  marker.dataset.plotted = plot && plot.complete && plot.naturalWidth > 0 ? 1 : 0;
+  marker.dataset.named = document.querySelectorAll("p.staff-short span[data-provider]").length;
+  document.body.appendChild(marker);
+});
+</script>"""
+
+
+def test_chromium_renders_the_staff_hours_plot_and_table(
+    staffed_report: tuple[scorecard.Scorecard, Path], tmp_path: Path
+) -> None:
+    """With agent states and a rota the report's staff-hours table has a row per provider, the
+    two failing ones red and named as not having delivered what was commissioned, and the
+    staff-hours plot decodes in Chromium."""
+    result, html_path = staffed_report
+    checked = tmp_path / "checked.html"
+    page = html_path.read_text("utf-8")
+    checked.write_text(page.replace("</body>", STAFF_CHECK_SCRIPT + "</body>"), "utf-8")
+    dom = chromium(
+        tmp_path / "profile", "--virtual-time-budget=5000", "--dump-dom", checked.as_uri()
+    ).stdout
+    marker = re.search(r'<div id="staff-check"([^>]*)>', dom)
+    assert marker is not None, dom[:2000]
+    found = dict(re.findall(r'data-(\w+)="(\d+)"', marker.group(1)))
+    assert found == {
+        "rows": str(len(result.rows)),
+        "failing": str(len(FAILING)),
+        "plotted": "1",
+        "named": str(len(FAILING)),
+    }
+    failing = set(re.findall(r'<tr data-region="([^"]+)"[^>]*data-staff="fail"', dom))
+    assert failing == FAILING
+    assert "have not delivered what was commissioned" in dom
 
 
 def test_embedded_plots_are_pngs_one_per_provider(
