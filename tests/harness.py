@@ -4,6 +4,7 @@ assignment and lag, worker memory, deadline polling."""
 from __future__ import annotations
 
 import json
+import math
 import time
 import urllib.parse
 import urllib.request
@@ -54,6 +55,20 @@ def prom_vector(
     except OSError:
         return {}
     return {tuple(r["metric"].get(k, "") for k in labels): float(r["value"][1]) for r in rows}
+
+
+def first_sample_times(
+    settings: Settings, selector: str, labels: tuple[str, ...], since_s: float, step_s: float = 1
+) -> dict[tuple[str, ...], float]:
+    """When the series of `selector` first had a sample since Unix time `since_s`, the earliest
+    per value of `labels` (to `step_s`): `ALERTS{alertstate="firing"}` gives when each alert
+    first fired, `ALERTS{alertstate="pending"}` when its condition first held."""
+    span_s = max(1, math.ceil(time.time() - since_s))
+    expr = (
+        f"min by ({', '.join(labels)}) "
+        f"(min_over_time(timestamp({selector})[{span_s}s:{step_s:g}s]))"
+    )
+    return {k: v for k, v in prom_vector(settings, expr, *labels).items() if v >= since_s}
 
 
 def read_topic(settings: Settings, topic: str, expected: int, timeout_s: float) -> list[Any]:

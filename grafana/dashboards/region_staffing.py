@@ -36,7 +36,7 @@ def staffed_commissioned_now() -> stat.Panel:
             "Staffed / commissioned now",
             "Handlers staffed (ready, on a call or in wrap-up) / handlers the rota commissions "
             "for the current interval, both roles, over the providers that send agent states: "
-            f"the value of StaffingBelowCommissioned. Amber under "
+            "the value of StaffingBelowCommissioned. Amber under "
             f"{pct(STAFFED_COMMISSIONED_WARNING)}, red under {pct(STAFFED_COMMISSIONED_CRITICAL)}.",
             RATIO,
         )

@@ -65,8 +65,13 @@ def test_each_malformed_event_is_dead_lettered_with_its_reason_and_valid_ones_co
     values = poll(counted, lambda v: v.get(("ok",)) == valid_sent, timeout_s=60)
     assert values.get(("ok",)) == valid_sent
     assert values.get(("invalid",)) == len(BAD)
-    offered = prom_vector(s, 'surge_calls_total{region="north-west",outcome="offered"}', "provider")
-    assert offered == {("nhs-direct",): valid_sent}
+
+    def offered() -> dict[tuple[str, ...], float]:  # published after the batch's checkpoint
+        expr = 'surge_calls_total{region="north-west",outcome="offered"}'
+        return prom_vector(s, expr, "provider")
+
+    want = {("nhs-direct",): valid_sent}
+    assert poll(offered, lambda v: v == want, timeout_s=60) == want
     pid = processes.read_pid(processes.stack_paths(s), "worker-0")
     assert pid is not None and launcher.status(s)  # the worker is still there after bad input
     assert any(r.name == "worker-0" and r.running and r.healthy for r in launcher.status(s))

@@ -1,6 +1,11 @@
 """The launch-day story end to end: North West and West Midlands collapse, the on-call side is
 paged through the real Prometheus and Alertmanager, the healthy regions are not, and every
-dashboard panel's query runs against the Prometheus the pipeline fed."""
+dashboard panel's query runs against the Prometheus the pipeline fed.
+
+The day is played with the handlers' agent states and the rota they were planned on, so the
+staffing alerts and panels see the loss: StaffingBelowCommissioned pages the failing regions no
+later than ServiceLevelBelowStandard does (the stack scales every `for:` by the replay speed,
+so wall-clock firing times keep the event-time order)."""
 
 from __future__ import annotations
 
@@ -8,22 +13,31 @@ import json
 import time
 import urllib.request
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from grafana.dashboards import panel_queries
+from grafana.dashboards.staffing import staffed_against_commissioned, staffed_against_required
 from streams.contract.catalogue import default_catalogue
+from streams.contract.kafka_io import publish_rota
+from streams.contract.rota import validate_rota
 from streams.contract.settings import Settings
+from streams.contract.thresholds import THRESHOLDS
 from streams.simulate import generator, history, play, scenarios
 from streams.stack import processes, services
-from tests.harness import poll, prom_query, prom_vector, read_topic
+from tests.harness import first_sample_times, poll, prom_query, prom_vector, read_topic
 
 GOOD_FRIDAY_2013_08Z = 1364544000.0
+HOURS = 4
 FAILING = {"north-west", "west-midlands"}
-PAGED_FOR = ("ServiceLevelBelowStandard", "AmbulanceReferralSpike")
+SPEED = 300.0  # event seconds a wall second; the `isolated` stack's rule_for_scale is 1 / SPEED
+SERVICE_LEVEL = "ServiceLevelBelowStandard"
+PAGED_FOR = (SERVICE_LEVEL, "AmbulanceReferralSpike")  # in-stream alerts too
+STAFFING = "StaffingBelowCommissioned"  # a Prometheus rule only
+PAGED = (*PAGED_FOR, STAFFING)  # what reaches the on-call webhook
 
 
 def sink_alerts(s: Settings, since_s: float) -> list[dict[str, Any]]:
@@ -49,7 +63,7 @@ def _epoch(iso: str) -> float:
 def test_launch_day_pages_the_failing_regions_only_and_dashboards_have_data(
     isolated: Settings, tmp_path: Path
 ) -> None:
-    """ServiceLevelBelowStandard reaches the on-call webhook for NW and WM and no healthy region."""
+    """ServiceLevelBelowStandard and StaffingBelowCommissioned page NW and WM, no healthy region."""
     # Referral baselines warm-started from a normal generated week, as an operator would.
     week = generator.generate(
         scenarios.normal(GOOD_FRIDAY_2013_08Z - 8 * 86400 - 8 * 3600, 7 * 86400),
@@ -59,17 +73,26 @@ def test_launch_day_pages_the_failing_regions_only_and_dashboards_have_data(
     history.write_baselines(history.learn_baselines(week), tmp_path / "baseline.json")
     s = replace(isolated, referral_baseline=str(tmp_path / "baseline.json"))
     started = time.time() - 1
-    scenario = scenarios.launch_day(GOOD_FRIDAY_2013_08Z, 4 * 3600, failure_after_s=3600)
-    events = generator.generate(scenario, default_catalogue(), seed=2013)
+    catalogue = default_catalogue()
+    scenario = replace(
+        scenarios.launch_day(GOOD_FRIDAY_2013_08Z, HOURS * 3600, failure_after_s=3600),
+        agent_states=True,
+    )
+    events = generator.generate(scenario, catalogue, seed=2013)
+    # The plan the handlers were drawn from, as `surge-monitor rota publish` sends it, before the
+    # workers start: they read the rota topic at start (and every 30 s after).
+    rota = [validate_rota(row, catalogue) for row in generator.rota(scenario, catalogue)]
+    assert publish_rota(s, rota) == len(rota)
     paths = processes.stack_paths(s)
     services.start_worker(s, paths, 0)
     services.start_worker(s, paths, 1)
+    playing = time.time()  # the wall time of the day's first event, 08:00 (clock() below)
     # Paced (4 h of event time in 48 s): the rules' `increase(...[1h])` must see the calls arrive
     # over several scrapes, as they would live, not all before the first scrape.
-    play.produce(events, s, speed=300.0)
+    play.produce(events, s, speed=SPEED)
 
     def paged() -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {name: set() for name in PAGED_FOR}
+        out: dict[str, set[str]] = {name: set() for name in PAGED}
         for a in sink_alerts(s, started):
             if a["labels"].get("alertname") in out:
                 out[a["labels"]["alertname"]].add(a["labels"]["region"])
@@ -77,15 +100,33 @@ def test_launch_day_pages_the_failing_regions_only_and_dashboards_have_data(
 
     got = poll(paged, lambda p: all(r >= FAILING for r in p.values()), timeout_s=180, interval_s=2)
     print("paged:", got)
-    assert got == dict.fromkeys(PAGED_FOR, FAILING)
+    assert got == dict.fromkeys(PAGED, FAILING)
     # Routed to each region's own on-call receiver.
     for alert in sink_alerts(s, started):
-        if alert["labels"].get("alertname") in PAGED_FOR:
+        if alert["labels"].get("alertname") in PAGED:
             assert alert["receiver_path"] == alert["labels"]["region"]
     firing = prom_vector(
         s, 'ALERTS{alertname="ServiceLevelBelowStandard", alertstate="firing"}', "region"
     )
     assert {r for (r,) in firing} == FAILING
+
+    # Prometheus' own record of when each alert fired (any severity; Alertmanager may inhibit a
+    # warning under a critical): the staffing loss pages no later than the service level does.
+    first = first_sample_times(
+        s,
+        f'ALERTS{{alertstate="firing", alertname=~"{STAFFING}|{SERVICE_LEVEL}"}}',
+        ("alertname", "region"),
+        started,
+    )
+    assert {r for a, r in first if a == STAFFING} == FAILING
+    for region in sorted(FAILING):
+        staffing, service_level = first[STAFFING, region], first[SERVICE_LEVEL, region]
+        print(
+            f"{region}: {STAFFING} fired at {clock(staffing, playing)}, {SERVICE_LEVEL} at "
+            f"{clock(service_level, playing)} (event time; failure at 09:00)"
+        )
+        assert staffing <= service_level, region
+    report_required_shares(s, playing)
 
     # The same story on surge.alerts, in-stream: one firing record per episode, no storm.
     records = [orjson.loads(m.value) for m in read_topic(s, s.topic_alerts, 10_000, 5)]
@@ -100,3 +141,52 @@ def test_launch_day_pages_the_failing_regions_only_and_dashboards_have_data(
         (uid, title) for uid, title, expr in panel_queries("north-west") if not prom_query(s, expr)
     ]
     assert empty == []
+    # The national shortfall table says what the alert said: the failing regions under the
+    # critical share of their commissioned handlers, the healthy ones at or above the warning.
+    shares = prom_vector(s, staffed_against_commissioned().share, "region")
+    print("staffed / commissioned at the end:", {r: round(v, 2) for (r,), v in shares.items()})
+    assert {r for (r,) in shares} == set(catalogue.codes())
+    for (region,), share in shares.items():
+        if region in FAILING:
+            assert share < THRESHOLDS.staffing_commissioned_critical_ratio, region
+        else:
+            assert share >= THRESHOLDS.staffing_commissioned_warning_ratio, region
+
+
+def clock(wall_s: float, playing_s: float) -> str:
+    """The launch day's event time (HH:MM UTC) at a wall time of the paced replay."""
+    event_s = GOOD_FRIDAY_2013_08Z + (wall_s - playing_s) * SPEED
+    return datetime.fromtimestamp(event_s, UTC).strftime("%H:%M")
+
+
+def report_required_shares(s: Settings, playing_s: float) -> None:
+    """Print StaffingBelowRequired's firings and each region's staffed / required over the run:
+    the generator staffs healthy providers near Erlang A's requirement, so whether the warning
+    should stay quiet for them is to be decided on these figures; this test asserts nothing."""
+    name, required = "StaffingBelowRequired", staffed_against_required()
+    warning = THRESHOLDS.staffing_required_warning_ratio
+    day_s = HOURS * 3600 / SPEED
+    span = f"[{day_s:g}s:1s] @ {playing_s + day_s:.3f}"  # the replayed day, not the wait after it
+    fired = first_sample_times(
+        s, f'ALERTS{{alertstate="firing", alertname="{name}"}}', ("region",), playing_s
+    )
+    lowest = prom_vector(s, f"min_over_time(({required.share}){span})", "region")
+    under = prom_vector(s, f"count_over_time(({required.share} < {warning}){span})", "region")
+    staffed = prom_vector(s, f"avg_over_time(({required.staffed}){span})", "region")
+    needed = prom_vector(s, f"avg_over_time(({required.target}){span})", "region")
+    service_level = prom_vector(
+        s,
+        f'min_over_time((min by (region) (surge_service_level_ratio{{provider="all", '
+        f'window="60m"}})){span})',
+        "region",
+    )
+    print(f"{name} ({warning:.0%}): staffed / required over the day, event time")
+    for (region,), share in sorted(lowest.items()):
+        first = f"fired at {clock(fired[region,], playing_s)}" if (region,) in fired else "quiet"
+        print(
+            f"  {region}: {first}; lowest {share:.2f}, under {warning:.0%} for "
+            f"{under.get((region,), 0) * SPEED / 60:.0f} min; mean staffed "
+            f"{staffed.get((region,), float('nan')):.1f} vs required "
+            f"{needed.get((region,), float('nan')):.1f}; service level (60 min) lowest "
+            f"{service_level.get((region,), float('nan')):.0%}"
+        )
