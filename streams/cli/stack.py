@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +64,21 @@ def cmd_stack(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.contract.kafka_io import publish_rota
+    from streams.contract.rota import validate_rota
     from streams.simulate import generator, play
 
     settings = load_settings(workers=args.workers)
     launcher.up(settings)
     _print_where_to_look(settings)
-    sim = default_scenario_args(args.seed)
-    events = generator.generate(scenario(sim), load_catalogue(None), args.seed)
+    catalogue = load_catalogue(None)
+    # The handlers' agent states and the rota they were drawn from, so the staffing panels and
+    # alerts see the launch day's loss as it happens, as the service-level ones see its effect.
+    day = replace(scenario(default_scenario_args(args.seed)), agent_states=True)
+    rota = [validate_rota(row, catalogue) for row in generator.rota(day, catalogue)]
+    sent = publish_rota(settings, rota)
+    log.info("demo_rota_published", topic=settings.topic_rota, intervals=sent)
+    events = generator.generate(day, catalogue, args.seed)
     log.info("demo_playing", scenario="launch-day", events=len(events), speed=args.speed)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the stack like Ctrl-C
     # And Ctrl-C itself, even when started with SIGINT ignored (a background job of a shell without

@@ -99,8 +99,9 @@ def test_stack_up_reports_a_taken_port_and_starts_nothing(tmp_path: Path) -> Non
     assert project_processes(tmp_path / "stack") == []
 
 
-def test_demo_shows_calls_in_prometheus_within_two_minutes_and_stops_clean(tmp_path: Path) -> None:
-    """`surge-monitor demo`: calls counted in Prometheus within 2 min; SIGINT stops everything."""
+def test_demo_shows_calls_and_staffing_in_prometheus_and_stops_clean(tmp_path: Path) -> None:
+    """`surge-monitor demo`: calls counted in Prometheus within 2 min, agent states and the rota
+    too; SIGINT stops everything."""
     state = tmp_path / "demo"
     env = stack_env(state, workers=2)
     settings = load_settings(env)
@@ -120,6 +121,15 @@ def test_demo_shows_calls_in_prometheus_within_two_minutes_and_stops_clean(tmp_p
         )
         assert total.get((), 0) > 0, (tmp_path / "demo.log").read_text()[-3000:]
         assert time.monotonic() - started < 120
+        # The demo plays the handlers' states and the rota too: the staffing panels have data.
+        staffing = "count({__name__=~'surge_agents|surge_agents_rostered'}) by (__name__)"
+        names = poll(
+            lambda: prom_vector(settings, staffing, "__name__"),
+            lambda v: len(v) == 2,
+            timeout_s=90,
+            interval_s=1,
+        )
+        assert set(names) == {("surge_agents",), ("surge_agents_rostered",)}
     finally:
         demo.send_signal(signal.SIGINT)
         demo.wait(timeout=120)
