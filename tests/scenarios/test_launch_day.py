@@ -37,6 +37,7 @@ SPEED = 300.0  # event seconds a wall second; the `isolated` stack's rule_for_sc
 SERVICE_LEVEL = "ServiceLevelBelowStandard"
 PAGED_FOR = (SERVICE_LEVEL, "AmbulanceReferralSpike")  # in-stream alerts too
 STAFFING = "StaffingBelowCommissioned"  # a Prometheus rule only
+FORECAST = "ServiceLevelBreachForecast"  # the warning that should come before the page
 PAGED = (*PAGED_FOR, STAFFING)  # what reaches the on-call webhook
 
 
@@ -111,21 +112,28 @@ def test_launch_day_pages_the_failing_regions_only_and_dashboards_have_data(
     assert {r for (r,) in firing} == FAILING
 
     # Prometheus' own record of when each alert fired (any severity; Alertmanager may inhibit a
-    # warning under a critical): the staffing loss pages no later than the service level does.
+    # warning under a critical): the staffing loss and the breach forecast both come no later
+    # than the service-level page.
     first = first_sample_times(
         s,
-        f'ALERTS{{alertstate="firing", alertname=~"{STAFFING}|{SERVICE_LEVEL}"}}',
+        f'ALERTS{{alertstate="firing", alertname=~"{STAFFING}|{FORECAST}|{SERVICE_LEVEL}"}}',
         ("alertname", "region"),
         started,
     )
     assert {r for a, r in first if a == STAFFING} == FAILING
+    assert {r for a, r in first if a == FORECAST} >= FAILING
     for region in sorted(FAILING):
-        staffing, service_level = first[STAFFING, region], first[SERVICE_LEVEL, region]
+        staffing, forecast = first[STAFFING, region], first[FORECAST, region]
+        service_level = first[SERVICE_LEVEL, region]
         print(
-            f"{region}: {STAFFING} fired at {clock(staffing, playing)}, {SERVICE_LEVEL} at "
-            f"{clock(service_level, playing)} (event time; failure at 09:00)"
+            f"{region}: {STAFFING} fired at {clock(staffing, playing)}, {FORECAST} at "
+            f"{clock(forecast, playing)}, {SERVICE_LEVEL} at {clock(service_level, playing)} "
+            "(event time; failure at 09:00)"
         )
         assert staffing <= service_level, region
+        assert forecast <= service_level, region
+    forecasts = {r: clock(t, playing) for (a, r), t in first.items() if a == FORECAST}
+    print(f"{FORECAST} fired (first, event time):", forecasts)
     report_required_shares(s, playing)
 
     # The same story on surge.alerts, in-stream: one firing record per episode, no storm.
