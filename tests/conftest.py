@@ -50,8 +50,9 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         scrape_interval_seconds=1.0,
         session_timeout_seconds=10.0,
         # Scenarios play hours of event time in seconds (the launch day at speed 300): rules keep
-        # their conditions, and a `for:` lasts about as long in wall time as it would in event
-        # time at that speed (30 min: 6 s), never under two evaluations (2 s; stack.py).
+        # their conditions, and a `for:` or an event-counting window lasts about as long in wall
+        # time as it would in event time at that speed (30 min: 6 s), never under two
+        # evaluations (2 s) or four scrapes (4 s; streams/stack/services.py).
         rule_for_scale=1 / 300,
     )
 

@@ -1,18 +1,13 @@
-"""`surge-monitor stack up | down | status`, `demo` and `alert-sink`: the local stack."""
+"""`surge-monitor stack up | down | status` and `alert-sink`: the local stack (`demo`: demo.py)."""
 
 from __future__ import annotations
 
 import argparse
-import signal
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from streams.cli.simulate import default_scenario_args, scenario
-from streams.contract.catalogue import load_catalogue
-from streams.contract.config import load_settings
 from streams.contract.settings import Settings
 from streams.stack import launcher, processes
 
@@ -20,19 +15,13 @@ log = structlog.get_logger(__name__)
 
 
 def add_commands(sub: Any) -> None:
-    """Add `stack | demo | alert-sink` to the `surge-monitor` parser."""
+    """Add `stack | alert-sink` to the `surge-monitor` parser."""
     s = sub.add_parser("stack", help="the local stack on loopback: up | down | status")
     s.add_argument("action", choices=["up", "down", "status"])
     s.add_argument(
         "--workers", type=int, default=None, help="Faust workers (default SURGE_WORKERS)"
     )
     s.set_defaults(func=cmd_stack)
-
-    d = sub.add_parser("demo", help="stack up, play the launch-day scenario, wait for Ctrl-C")
-    d.add_argument("--workers", type=int, default=2)
-    d.add_argument("--speed", type=float, default=120.0, help="event time per wall time")
-    d.add_argument("--seed", type=int, default=2013)
-    d.set_defaults(func=cmd_demo)
 
     a = sub.add_parser("alert-sink", help="Alertmanager webhook receiver (the stack starts one)")
     a.add_argument("--host", default="127.0.0.1")
@@ -44,7 +33,7 @@ def add_commands(sub: Any) -> None:
 def cmd_stack(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "up":
         launcher.up(settings)
-        _print_where_to_look(settings)
+        print_where_to_look(settings)
     elif args.action == "down":
         stopped = launcher.down(settings)
         log.info("stack_down", stopped=stopped)
@@ -63,39 +52,7 @@ def cmd_stack(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.contract.kafka_io import publish_rota
-    from streams.contract.rota import validate_rota
-    from streams.simulate import generator, play
-
-    settings = load_settings(workers=args.workers)
-    launcher.up(settings)
-    _print_where_to_look(settings)
-    catalogue = load_catalogue(None)
-    # The handlers' agent states and the rota they were drawn from, so the staffing panels and
-    # alerts see the launch day's loss as it happens, as the service-level ones see its effect.
-    day = replace(scenario(default_scenario_args(args.seed)), agent_states=True)
-    rota = [validate_rota(row, catalogue) for row in generator.rota(day, catalogue)]
-    sent = publish_rota(settings, rota)
-    log.info("demo_rota_published", topic=settings.topic_rota, intervals=sent)
-    events = generator.generate(day, catalogue, args.seed)
-    log.info("demo_playing", scenario="launch-day", events=len(events), speed=args.speed)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the stack like Ctrl-C
-    # And Ctrl-C itself, even when started with SIGINT ignored (a background job of a shell without
-    # job control, as `nohup ... &` or a CI runner makes one), where Python leaves it ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        play.produce(events, settings, speed=args.speed)
-        log.info("demo_played", hint="stack stays up; Ctrl-C or `make down` stops everything")
-        signal.pause()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        launcher.down(settings)
-    return 0
-
-
-def _print_where_to_look(settings: Settings) -> None:
+def print_where_to_look(settings: Settings) -> None:
     prom = f"http://127.0.0.1:{settings.prometheus_port}"
     log.info(
         "stack_up",

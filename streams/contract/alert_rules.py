@@ -61,7 +61,8 @@ _REGION = "{{ $labels.region }}"
 
 
 def _busy_enough(t: Thresholds) -> str:
-    return f"sum by (region) (increase({_OFFERED}[1h])) >= {t.kpi_min_offered_per_hour}"
+    window = duration(t.kpi_offered_window_seconds)
+    return f"sum by (region) (increase({_OFFERED}[{window}])) >= {t.kpi_min_offered_per_hour}"
 
 
 def _service_level(t: Thresholds, severity: Severity, threshold: float) -> AlertRule:

@@ -39,6 +39,7 @@ class Thresholds:
     # enough calls for a percentage to mean something (a small region at 4 am has ~15 an hour).
     kpi_for_seconds: int = 1800
     kpi_min_offered_per_hour: int = 60
+    kpi_offered_window_seconds: int = 3600  # the hour those calls are counted over
     # Longest wait of a call still waiting (event time). Good Friday 2013: 17.5 min = 1050 s.
     longest_wait_warning_seconds: float = 600
     longest_wait_critical_seconds: float = 900
@@ -110,24 +111,49 @@ class Thresholds:
 THRESHOLDS: Final = Thresholds()
 
 
-def accelerated(t: Thresholds, scale: float, min_for_seconds: float = 1) -> Thresholds:
-    """The same rules with every `for:` multiplied by `scale`: for scenarios played faster than
-    real time on the local stack (SURGE_RULE_FOR_SCALE). Production keeps scale 1.
+# The rule windows that count events (calls offered in an hour, a feed silent for 15 minutes):
+# event time played faster than real time fills them faster, so they scale with the `for:`s.
+# Not scaled: the pipeline's own rates (rate_window_seconds: lag and dead letters are wall-time
+# facts) and RegionFeedSilent's "same hour yesterday" offset (a played scenario has no yesterday).
+EVENT_TIME_WINDOWS: Final = (
+    "kpi_offered_window_seconds",
+    "feed_silent_seconds",
+    "feed_silent_quiet_seconds",
+    "feed_live_lookback_seconds",
+)
 
-    A scaled `for:` is at least `min_for_seconds`, rounded up to a whole second, and never more
-    than unscaled. The stack passes two evaluation intervals: a `for:` of one interval or less
-    fires on the second evaluation that sees the condition, so a single scrape's blip pages."""
+
+def accelerated(
+    t: Thresholds, scale: float, min_for_seconds: float = 1, min_window_seconds: float = 1
+) -> Thresholds:
+    """The same rules with every `for:` and every event-counting window multiplied by `scale`:
+    for scenarios played `1 / scale` times faster than real time on the local stack
+    (SURGE_RULE_FOR_SCALE; the demo and the suite). Production keeps scale 1.
+
+    A scaled `for:` is at least `min_for_seconds` and a scaled window at least
+    `min_window_seconds` (each rounded up to a whole second), neither more than unscaled. The
+    stack passes two evaluation intervals for the `for:` (one interval or less fires on the second
+    evaluation that sees the condition, so a single scrape's blip pages) and four scrapes for a
+    window (`increase()` needs two samples in it)."""
     if not 0 < scale <= 1:
         raise ValueError(f"rule for-scale {scale} must be in (0, 1]")
-    if min_for_seconds <= 0:
-        raise ValueError(f"the shortest scaled `for:` {min_for_seconds} must be positive")
-    floor = math.ceil(min_for_seconds)
-    scaled = {
-        f.name: min(getattr(t, f.name), max(floor, round(getattr(t, f.name) * scale)))
-        for f in fields(t)
-        if f.name.endswith("_for_seconds")
-    }
-    return replace(t, **scaled)
+    if min_for_seconds <= 0 or min_window_seconds <= 0:
+        raise ValueError(
+            f"the shortest scaled `for:` {min_for_seconds} and window {min_window_seconds} "
+            "must be positive"
+        )
+
+    def scaled(name: str, floor: float) -> int:
+        full = getattr(t, name)
+        return int(min(full, max(math.ceil(floor), round(full * scale))))
+
+    fors = {f.name: scaled(f.name, min_for_seconds) for f in fields(t) if _is_for(f.name)}
+    windows = {name: scaled(name, min_window_seconds) for name in EVENT_TIME_WINDOWS}
+    return replace(t, **fors, **windows)
+
+
+def _is_for(name: str) -> bool:
+    return name.endswith("_for_seconds")
 
 
 def load_thresholds(path: Path | None) -> Thresholds:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import re
 import threading
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -81,3 +83,12 @@ def make_server(host: str, port: int, out: Path) -> ThreadingHTTPServer:
             """Requests are logged as alert_received events, not as access-log lines."""
 
     return ThreadingHTTPServer((host, port), Handler)
+
+
+def received(port: int, timeout_s: float = 5.0) -> list[dict[str, Any]]:
+    """The notifications the sink on 127.0.0.1:`port` has received, oldest first (each with its
+    receiver `path`); raises OSError when the sink cannot be reached."""
+    url = f"http://127.0.0.1:{port}/alerts"
+    with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+        notes = json.loads(resp.read())
+    return [n for n in notes if isinstance(n, dict)]

@@ -228,14 +228,16 @@ def start_prometheus(settings: Settings, paths: StackPaths) -> None:
     targets = ", ".join(f'"127.0.0.1:{p}"' for p in settings.worker_metrics_ports())
     rules_dir = DEPLOY / "prometheus" / "rules"
     if settings.rule_for_scale != 1:
-        # Same rules, shorter `for:`, rendered from the one source (streams.contract.alert_rules):
-        # no `for:` under two evaluation intervals (evaluation_interval = the scrape interval).
+        # Same rules, shorter `for:` and event-counting windows, rendered from the one source
+        # (streams.contract.alert_rules): no `for:` under two evaluation intervals
+        # (evaluation_interval = the scrape interval), no window under four scrapes.
         rules_dir = paths.conf / "rules"
         rules_dir.mkdir(exist_ok=True)
         thresholds = accelerated(
             THRESHOLDS,
             settings.rule_for_scale,
             min_for_seconds=2 * settings.scrape_interval_seconds,
+            min_window_seconds=4 * settings.scrape_interval_seconds,
         )
         rules = alert_rules.build_alerts(thresholds)
         (rules_dir / "surge.yml").write_text(alert_rules.render(rules), encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, cast
 
 from streams.contract.config import load_settings
 from streams.stack.ports import free_port, free_port_range
@@ -130,8 +132,32 @@ def test_demo_shows_calls_and_staffing_in_prometheus_and_stops_clean(tmp_path: P
             interval_s=1,
         )
         assert set(names) == {("surge_agents",), ("surge_agents_rostered",)}
+        # The rules are scaled to the speed: north-west's service-level page arrives in about
+        # a minute of wall time (production's `for:` alone would take 30), and the demo says so.
+        log_text = poll(
+            (tmp_path / "demo.log").read_text,
+            lambda text: _paged_line(text, "north-west") is not None,
+            timeout_s=150,
+            interval_s=1,
+        )
+        line = _paged_line(log_text, "north-west")
+        assert line is not None, log_text[-3000:]
+        assert 0 < line["seconds_after_start"] < 300
+        assert line["event_minutes_after_failure"] > 0  # the failure at 09:00 comes first
     finally:
         demo.send_signal(signal.SIGINT)
         demo.wait(timeout=120)
     assert demo.returncode == 0
+    assert "demo_summary" in (tmp_path / "demo.log").read_text()
     assert poll(lambda: project_processes(state), lambda p: p == [], timeout_s=30) == []
+
+
+def _paged_line(text: str, region: str) -> dict[str, Any] | None:
+    """The demo's `demo_paged` log event for ServiceLevelBelowStandard in `region`, if any."""
+    for raw in text.splitlines():
+        if '"demo_paged"' not in raw:
+            continue
+        doc = json.loads(raw)
+        if doc.get("alert") == "ServiceLevelBelowStandard" and doc.get("region") == region:
+            return cast(dict[str, Any], doc)
+    return None

@@ -106,10 +106,6 @@ def test_launch_day_pages_the_failing_regions_only_and_dashboards_have_data(
     for alert in sink_alerts(s, started):
         if alert["labels"].get("alertname") in PAGED:
             assert alert["receiver_path"] == alert["labels"]["region"]
-    firing = prom_vector(
-        s, 'ALERTS{alertname="ServiceLevelBelowStandard", alertstate="firing"}', "region"
-    )
-    assert {r for (r,) in firing} == FAILING
 
     # Prometheus' own record of when each alert fired (any severity; Alertmanager may inhibit a
     # warning under a critical): the staffing loss and the breach forecast both come no later
@@ -120,6 +116,9 @@ def test_launch_day_pages_the_failing_regions_only_and_dashboards_have_data(
         ("alertname", "region"),
         started,
     )
+    # (Any time since the start: with the rule windows scaled to the speed, the day's end is a
+    # silent feed within seconds and the KPI alerts stop for want of calls.)
+    assert {r for a, r in first if a == SERVICE_LEVEL} == FAILING
     assert {r for a, r in first if a == STAFFING} == FAILING
     assert {r for a, r in first if a == FORECAST} >= FAILING
     for region in sorted(FAILING):

@@ -15,7 +15,7 @@ import pytest
 from streams.contract.alert_rules import ALERT_NAMES, ALERTS, build_alerts, render
 from streams.contract.catalogue import load_catalogue
 from streams.contract.rule_format import RUNBOOK_BASE_URL, TEAM_PIPELINE, AlertRule, duration
-from streams.contract.thresholds import THRESHOLDS, Thresholds, accelerated
+from streams.contract.thresholds import EVENT_TIME_WINDOWS, THRESHOLDS, Thresholds, accelerated
 from tests.design import DESIGN_METRICS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,9 +164,35 @@ def test_accelerated_rules_scale_every_for_but_never_under_the_floor(
         assert min(full, math.ceil(floor)) <= scaled <= full, name
         if full * scale >= floor:
             assert scaled == round(full * scale), name
-    # Only the `for:` durations change: the conditions are those of production.
-    others = [f.name for f in fields(Thresholds) if f.name not in FOR_FIELDS]
+    # The event-counting windows scale by the same rule (their floor is 1 s here); every other
+    # threshold is production's.
+    for name in EVENT_TIME_WINDOWS:
+        full, scaled = getattr(THRESHOLDS, name), getattr(fast, name)
+        assert scaled == min(full, max(1, round(full * scale))), name
+    others = [
+        f.name
+        for f in fields(Thresholds)
+        if f.name not in FOR_FIELDS and f.name not in EVENT_TIME_WINDOWS
+    ]
     assert all(getattr(fast, n) == getattr(THRESHOLDS, n) for n in others)
+
+
+def test_unscaled_rules_are_production_s_byte_for_byte() -> None:
+    """Scale 1 (production, `make demo --speed 1`) renders exactly the checked-in rule file."""
+    checked_in = (RULES / "surge.yml").read_text(encoding="utf-8")
+    assert render(build_alerts(accelerated(THRESHOLDS, 1, 10, 20))) == checked_in
+
+
+def test_demo_speed_rules_count_an_event_hour_and_promtool_accepts_them(tmp_path: Path) -> None:
+    """At the demo's speed (120, scrapes every second) the KPI rules' minimum-calls window is one
+    event hour in wall time (30 s) and the rendered file is valid for Prometheus."""
+    fast = accelerated(THRESHOLDS, 1 / 120, min_for_seconds=2, min_window_seconds=4)
+    text = render(build_alerts(fast))
+    assert "[30s])) >= 60" in text and "[1h])) >= 60" not in text
+    assert fast.kpi_for_seconds == 15 and fast.feed_silent_seconds == 8
+    (tmp_path / "surge.yml").write_text(text, encoding="utf-8")
+    check = run([need("promtool"), "check", "rules", str(tmp_path / "surge.yml")])
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_at_the_suite_s_scale_the_kpi_for_lasts_as_long_as_at_launch_day_speed() -> None:
@@ -182,6 +208,8 @@ def test_accelerated_refuses_a_bad_scale_or_floor(scale: float, floor: float) ->
     """A scale outside (0, 1] or a non-positive floor is refused."""
     with pytest.raises(ValueError, match="must be"):
         accelerated(THRESHOLDS, scale, min_for_seconds=floor)
+    with pytest.raises(ValueError, match="must be"):
+        accelerated(THRESHOLDS, 0.5, min_window_seconds=0.0)
 
 
 # ---- Alertmanager ----------------------------------------------------------------------------
