@@ -18,6 +18,7 @@ from streams.cli import (
     scorecard,
     simulate,
     stack,
+    watch,
     worker,
 )
 from streams.contract.config import load_settings
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="surge-monitor", description=__doc__)
     sub = p.add_subparsers(required=True, metavar="COMMAND")
-    for group in (worker, stack, demo, simulate, scorecard, overflow, replay, rota, erlang):
+    for group in (worker, stack, demo, watch, simulate, scorecard, overflow, replay, rota, erlang):
         group.add_commands(sub)
     return p
 

@@ -10,6 +10,8 @@ so wall-clock firing times keep the event-time order)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import replace
@@ -158,6 +160,23 @@ def test_launch_day_pages_the_failing_regions_only_and_dashboards_have_data(
             assert share < THRESHOLDS.staffing_commissioned_critical_ratio, region
         else:
             assert share >= THRESHOLDS.staffing_commissioned_warning_ratio, region
+
+    # The terminal control-room view reads the same: `watch --json` against this stack shows the
+    # failing regions breaching, short of handlers and red, and no healthy region breaching.
+    urls = [
+        *("--prometheus", f"http://127.0.0.1:{s.prometheus_port}"),
+        *("--alertmanager", f"http://127.0.0.1:{s.alertmanager_port}"),
+    ]
+    watch = [sys.executable, "-m", "streams.cli", "watch", *urls]
+    done = subprocess.run([*watch, "--json"], capture_output=True, timeout=60, check=True)
+    view = {r["region"]: r for r in json.loads(done.stdout)["regions"]}
+    assert set(view) == set(catalogue.codes())
+    assert {r for r, row in view.items() if row["breaching"]} == FAILING
+    for region in FAILING:
+        row = view[region]
+        assert row["service_level_60m"] < THRESHOLDS.service_level_critical, region
+        assert row["staffed"] < THRESHOLDS.staffing_commissioned_critical_ratio * row["required"]
+    print(subprocess.run([*watch, "--once"], capture_output=True, text=True, check=True).stdout)
 
 
 def clock(wall_s: float, playing_s: float) -> str:
