@@ -13,15 +13,21 @@ would live; production's rule file is not touched (a unit test keeps it byte-for
 from __future__ import annotations
 
 import argparse
+import math
 import signal
+import sys
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
 
+from streams.cli import watch
 from streams.cli.simulate import default_scenario_args, scenario
 from streams.cli.stack import print_where_to_look
 from streams.contract.catalogue import load_catalogue
@@ -30,9 +36,11 @@ from streams.contract.errors import ConfigError
 from streams.contract.kafka_io import publish_rota
 from streams.contract.rota import validate_rota
 from streams.contract.settings import Settings
+from streams.contract.thresholds import THRESHOLDS
 from streams.simulate import generator, play
 from streams.simulate.scenarios import Scenario
-from streams.stack import alert_sink, launcher
+from streams.simulate.truth import Emitted
+from streams.stack import alert_sink, launcher, processes
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +82,7 @@ class Pages:
         self.started = time.time()
         self.playing = self.started  # wall time of the day's first event, set when play begins
         self.first: dict[tuple[str, str], dict[str, Any]] = {}
+        self.wall: dict[tuple[str, str], float] = {}  # when each first page was seen
 
     def see(self, notes: list[dict[str, Any]]) -> None:
         for note in notes:
@@ -94,21 +103,45 @@ class Pages:
                     minutes = (event_s - self.day.failure_start_s) / 60
                     page["event_minutes_after_failure"] = round(minutes)
                 self.first[key] = page
+                self.wall[key] = time.time()
                 log.info("demo_paged", **page)
 
-    def summary(self) -> None:
-        log.info(
-            "demo_summary",
-            pages=len(self.first),
-            regions_paged=sorted({r for _, r in self.first}),
-            first_pages=sorted(
-                (p["seconds_after_start"], f"{p['alert']} {p['region']}")
-                for p in self.first.values()
-            ),
-        )
+
+def summary(settings: Settings, pages: Pages) -> None:
+    """What the demo showed: the pages, the overflow routes activated and, per region paged for
+    its service level, the event minutes from the breach (both windows under the warning level,
+    as Prometheus recorded it) to the page reaching the webhook."""
+    prom = f"http://127.0.0.1:{settings.prometheus_port}"
+    span = max(1, math.ceil(time.time() - pages.started))
+    routes: list[str] = []
+    breach_to_page: dict[str, float] = {}
+    try:
+        active = f"max by (region, target) (max_over_time(surge_overflow_active[{span}s])) > 0"
+        routes = sorted(f"{m['region']} -> {m['target']}" for m, _ in watch.vector(prom, active))
+        level = THRESHOLDS.service_level_warning
+        sl = 'min by (region) (surge_service_level_ratio{provider="all", window="%s"})'
+        breach = f"({sl % '60m'} < {level}) and on (region) ({sl % '15m'} < {level})"
+        first = f"min by (region) (min_over_time(timestamp({breach})[{span}s:1s]))"
+        for labels, breached in watch.vector(prom, first):
+            paged = pages.wall.get(("ServiceLevelBelowStandard", labels.get("region", "")))
+            if paged is not None and breached >= pages.started:
+                minutes = (paged - breached) * pages.speed / 60
+                breach_to_page[labels["region"]] = round(minutes)
+    except watch.Unreachable as exc:
+        log.warning("demo_summary_incomplete", message=str(exc))
+    log.info(
+        "demo_summary",
+        pages=len(pages.first),
+        regions_paged=sorted({r for _, r in pages.first}),
+        first_pages=sorted(
+            (p["seconds_after_start"], f"{p['alert']} {p['region']}") for p in pages.first.values()
+        ),
+        overflow_routes=routes,
+        breach_to_page_event_minutes=breach_to_page,
+    )
 
 
-def watch(settings: Settings, pages: Pages, stop: threading.Event) -> None:
+def follow_pages(settings: Settings, pages: Pages, stop: threading.Event) -> None:
     """Poll the alert sink until `stop`; an unreachable sink is logged once, then retried."""
     warned = False
     while not stop.wait(POLL_SECONDS):
@@ -139,18 +172,50 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     # job control, as `nohup ... &` or a CI runner makes one), where Python leaves it ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     stop = threading.Event()
-    watcher = threading.Thread(target=watch, args=(settings, pages, stop), daemon=True)
+    follower = threading.Thread(target=follow_pages, args=(settings, pages, stop), daemon=True)
+    interactive = sys.stdout.isatty()
     try:
         log.info("demo_playing", scenario=day.name, events=len(events), speed=args.speed)
         pages.playing = time.time()
-        watcher.start()
-        play.produce(events, settings, speed=args.speed)
-        log.info("demo_played", hint="stack stays up; Ctrl-C or `make down` stops everything")
-        signal.pause()
+        follower.start()
+        if interactive:  # the terminal view on stdout, the logs in a file
+            log_path = processes.stack_paths(settings).logs / "demo.log"
+            log.info("demo_view", logs=str(log_path), hint="Ctrl-C stops the demo")
+            with _stderr_to(log_path):
+                threading.Thread(
+                    target=_play, args=(events, settings, args.speed), daemon=True
+                ).start()
+                prom = f"http://127.0.0.1:{settings.prometheus_port}"
+                am = f"http://127.0.0.1:{settings.alertmanager_port}"
+                watch.live_view(prom, am, list(catalogue.codes()), POLL_SECONDS)
+        else:
+            _play(events, settings, args.speed)
+            signal.pause()
     except KeyboardInterrupt:
         pass
     finally:
         stop.set()
-        pages.summary()
+        summary(settings, pages)
         launcher.down(settings)
     return 0
+
+
+def _play(events: Sequence[Emitted], settings: Settings, speed: float) -> None:
+    try:
+        play.produce(events, settings, speed=speed)
+    except Exception as exc:  # the player's thread: say so, the stack stays up for a look
+        log.error("demo_play_failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    log.info("demo_played", hint="stack stays up; Ctrl-C or `make down` stops everything")
+
+
+@contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Log lines (structlog writes to whatever sys.stderr is) into `path` for the duration."""
+    saved = sys.stderr
+    with path.open("a", encoding="utf-8") as f:
+        sys.stderr = f
+        try:
+            yield
+        finally:
+            sys.stderr = saved

@@ -10,6 +10,7 @@ reached is said so, by name and URL, and retried: in the live view until it answ
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -98,16 +99,20 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
         else:
             Console(width=80).print(render(snap))
         return 0
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the view is left
+        live_view(prom, am, regions, args.interval)
+    return 0
+
+
+def live_view(prometheus: str, alertmanager: str, regions: list[str], interval: float) -> None:
+    """Redraw the frame every `interval` seconds until interrupted (KeyboardInterrupt)."""
     with Live(Text("connecting ..."), refresh_per_second=4, screen=False) as live:
-        try:
-            while True:
-                try:
-                    live.update(render(fetch(prom, am, regions)))
-                except Unreachable as exc:
-                    live.update(Text(f"{exc}; retrying every {args.interval:g} s", style="red"))
-                time.sleep(args.interval)
-        except KeyboardInterrupt:
-            return 0
+        while True:
+            try:
+                live.update(render(fetch(prometheus, alertmanager, regions)))
+            except Unreachable as exc:
+                live.update(Text(f"{exc}; retrying every {interval:g} s", style="red"))
+            time.sleep(interval)  # the refresh period
 
 
 def fetch(prometheus: str, alertmanager: str, regions: list[str]) -> Snapshot:
@@ -119,12 +124,12 @@ def fetch(prometheus: str, alertmanager: str, regions: list[str]) -> Snapshot:
     states: dict[str, str] = {}
     for a in alerts:
         _worsen(states, a.region, a.severity)
-    in_stream = _vector(prometheus, "max by (region, severity) (surge_alert_active) > 0")
+    in_stream = vector(prometheus, "max by (region, severity) (surge_alert_active) > 0")
     for labels, _ in in_stream:
         _worsen(states, labels.get("region", ""), labels.get("severity", "warning"))
     overflow = [
         (labels.get("region", "?"), labels.get("target", "?"))
-        for labels, _ in _vector(prometheus, OVERFLOW_QUERY)
+        for labels, _ in vector(prometheus, OVERFLOW_QUERY)
     ]
     return Snapshot(now, rows(regions, columns, states), alerts, sorted(overflow))
 
@@ -135,10 +140,10 @@ def _worsen(states: dict[str, str], region: str, severity: str) -> None:
 
 
 def _by_region(prometheus: str, expr: str) -> dict[str, float]:
-    return {labels["region"]: v for labels, v in _vector(prometheus, expr) if "region" in labels}
+    return {labels["region"]: v for labels, v in vector(prometheus, expr) if "region" in labels}
 
 
-def _vector(prometheus: str, expr: str) -> list[tuple[dict[str, str], float]]:
+def vector(prometheus: str, expr: str) -> list[tuple[dict[str, str], float]]:
     url = f"{prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
     doc = _get_json(url, "Prometheus", prometheus)
     if doc.get("status") != "success":
