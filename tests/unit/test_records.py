@@ -19,6 +19,7 @@ from streams.contract.records import (
 )
 
 CAT = default_catalogue()
+EARLIER = "2013-03-29T09:40:00Z"  # 20 minutes before BASE's ts
 BASE: dict[str, object] = {
     "call_id": "nw00000001",
     "event": "offered",
@@ -85,6 +86,22 @@ def test_timestamps_with_offset_or_epoch_seconds_are_accepted(ts: object, expect
         (call(ts=False), "bad_timestamp"),
         (b'{"call_id": "a", "ts": NaN}', "bad_json"),
         (None, "empty"),
+        (call(attempt=0), "bad_attempt"),
+        (call(attempt=-2, first_attempt_ts=EARLIER), "bad_attempt"),
+        (call(attempt="2", first_attempt_ts=EARLIER), "bad_type"),
+        (call(attempt=2.0, first_attempt_ts=EARLIER), "bad_type"),
+        (call(attempt=True), "bad_type"),
+        (call(attempt=2), "missing_first_attempt"),
+        (call(attempt=3, first_attempt_ts=None), "missing_first_attempt"),
+        (call(event="answered", wait_seconds=5, attempt=2), "missing_first_attempt"),
+        (call(first_attempt_ts=EARLIER), "unexpected_field"),
+        (call(attempt=1, first_attempt_ts=EARLIER), "unexpected_field"),
+        (call(attempt=2, first_attempt_ts="this morning"), "bad_first_attempt_ts"),
+        (call(attempt=2, first_attempt_ts="2013-03-29T09:00:00"), "bad_first_attempt_ts"),
+        (call(attempt=2, first_attempt_ts=[EARLIER]), "bad_first_attempt_ts"),
+        (call(attempt=2, first_attempt_ts="1970-01-01T00:00:00Z"), "bad_first_attempt_ts"),
+        (call(attempt=2, first_attempt_ts="2013-03-29T10:00:00.001Z"), "first_attempt_after_ts"),
+        (call(attempt=2, first_attempt_ts="2013-03-28T23:59:59Z"), "first_attempt_not_today"),
     ],
 )
 def test_invalid_events_are_rejected_with_a_reason(payload: bytes | None, reason: str) -> None:
@@ -134,3 +151,53 @@ def test_call_event_round_trips_through_its_json_form(ms: int, wait: int | None)
 def test_format_ts_is_iso_utc_with_milliseconds() -> None:
     """Event times are written as ISO-8601 UTC with milliseconds."""
     assert format_ts(1364551200.25) == "2013-03-29T10:00:00.250Z"
+
+
+def test_events_with_neither_attempt_field_are_first_attempts_as_before() -> None:
+    """A producer that sends neither field keeps working: every call is a first attempt."""
+    for raw in (call(), call(attempt=None), call(attempt=None, first_attempt_ts=None)):
+        ev = parse_call_event(raw, CAT)
+        assert ev.attempt is None and ev.first_attempt_ts_s is None and not ev.repeat
+        assert "attempt" not in ev.to_json() and "first_attempt_ts" not in ev.to_json()
+    answered = parse_call_event(call(event="answered", wait_seconds=3.0), CAT)
+    assert (answered.attempt, answered.first_attempt_ts_s) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("changes", "attempt", "first_s", "repeat"),
+    [
+        ({"attempt": 1}, 1, None, False),
+        ({"attempt": 2, "first_attempt_ts": EARLIER}, 2, 1364550000.0, True),
+        ({"attempt": 4, "first_attempt_ts": "2013-03-29T10:00:00Z"}, 4, 1364551200.0, True),
+        ({"attempt": 7, "first_attempt_ts": 1364515200}, 7, 1364515200.0, True),  # London midnight
+        ({"attempt": 3, "first_attempt_ts": "2013-03-29T10:40:00+01:00"}, 3, 1364550000.0, True),
+    ],
+)
+def test_attempt_and_first_attempt_ts_are_kept_and_round_trip(
+    changes: dict[str, object], attempt: int, first_s: float | None, repeat: bool
+) -> None:
+    """A valid attempt (and first_attempt_ts from the second on) parses and survives to_json."""
+    ev = parse_call_event(call(**changes), CAT)
+    assert (ev.attempt, ev.first_attempt_ts_s, ev.repeat) == (attempt, first_s, repeat)
+    assert parse_call_event(orjson.dumps(ev.to_json()), CAT) == ev
+
+
+def test_first_attempt_today_follows_london_midnight_not_utc() -> None:
+    """In summer time 23:30 UTC is already tomorrow in London: a first attempt then is today's."""
+    summer = {**BASE, "ts": "2013-06-01T00:10:00+01:00"}  # 2013-05-31T23:10Z, London 1 June
+    ok = {**summer, "attempt": 2, "first_attempt_ts": "2013-05-31T23:05:00Z"}  # London 00:05
+    assert parse_call_event(orjson.dumps(ok), CAT).attempt == 2
+    late = {**summer, "attempt": 2, "first_attempt_ts": "2013-05-31T22:55:00Z"}  # London 23:55
+    with pytest.raises(InvalidEvent) as info:
+        parse_call_event(orjson.dumps(late), CAT)
+    assert info.value.reason == "first_attempt_not_today"
+    assert "2013-05-31T22:55:00.000Z" in info.value.detail
+
+
+def test_the_whole_25_hour_autumn_day_is_today() -> None:
+    """On the day the clocks go back a first attempt 24.5 hours earlier is still today's."""
+    ev = {**BASE, "ts": "2013-10-27T23:45:00Z", "attempt": 2,
+          "first_attempt_ts": "2013-10-26T23:15:00Z"}  # fmt: skip  # London 00:15 BST, 23:45 GMT
+    assert parse_call_event(orjson.dumps(ev), CAT).first_attempt_ts_s == parse_ts(
+        "2013-10-26T23:15:00Z"
+    )
