@@ -48,6 +48,7 @@ MAX_TS_S: Final = datetime.fromisoformat("2100-01-01T00:00:00+00:00").timestamp(
 # A caller's attempts are counted per day on the wall clock (DESIGN.md: "the caller's attempt number
 # today"; "today" follows Europe/London, as every daily figure does).
 LONDON: Final = ZoneInfo("Europe/London")
+OFFER_TOLERANCE_S: Final = 0.001  # ts - wait_seconds is the offer to the millisecond
 # Identifiers are opaque operational ids: short, no spaces, nothing like a name or an address.
 _ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
@@ -180,16 +181,23 @@ def validate_call(doc: dict[str, object], catalogue: Catalogue) -> CallEvent:
         raise InvalidEvent("unexpected_field", f"disposition is not allowed on '{event}'")
     if doc.get("attempt") is None and doc.get("first_attempt_ts") is None:
         return CallEvent(call_id, event, ts_s, region, provider, site, wait, disposition)
-    attempt, first_s = _attempt(doc, ts_s)
+    offer_s = ts_s if event == "offered" else None if wait is None else ts_s - wait
+    attempt, first_s = _attempt(doc, ts_s, offer_s)
     return CallEvent(
         call_id, event, ts_s, region, provider, site, wait, disposition, attempt, first_s
     )
 
 
-def _attempt(doc: dict[str, object], ts_s: float) -> tuple[int | None, float | None]:
+def _attempt(
+    doc: dict[str, object], ts_s: float, offer_s: float | None
+) -> tuple[int | None, float | None]:
     """`attempt` (an integer >= 1; absent or null: unknown, a first attempt) and, required above
-    1 and refused otherwise, `first_attempt_ts`: no later than `ts` and on the same Europe/London
-    day (DESIGN.md: "the caller's first attempt today")."""
+    1 and refused otherwise, `first_attempt_ts` (DESIGN.md: "when that caller's first attempt
+    today was offered"): no later than this attempt's offer and on the offer's Europe/London day.
+
+    The offer is `ts` on `offered` and `ts - wait_seconds` on `answered` and `abandoned`, which
+    may come after midnight; the triage and callback events, hours later perhaps, do not say when
+    the attempt was offered, so there first_attempt_ts need only be no later than `ts`."""
     value = doc.get("attempt")
     attempt: int | None = None
     if value is not None:
@@ -213,16 +221,18 @@ def _attempt(doc: dict[str, object], ts_s: float) -> tuple[int | None, float | N
         first_s = parse_ts(raw_first)
     except InvalidEvent as exc:
         raise InvalidEvent("bad_first_attempt_ts", f"first_attempt_ts: {exc.detail}") from None
-    if first_s > ts_s:
+    latest_s, what = (ts_s, "ts") if offer_s is None else (offer_s, "this attempt's offer")
+    if first_s > latest_s + OFFER_TOLERANCE_S:
         raise InvalidEvent(
-            "first_attempt_after_ts",
-            f"first_attempt_ts {format_ts(first_s)} is later than ts {format_ts(ts_s)}",
+            "first_attempt_after_offer",
+            f"first_attempt_ts {format_ts(first_s)} is later than {what} {format_ts(latest_s)}",
         )
-    if _london_day(first_s) != _london_day(ts_s):
+    if offer_s is not None and _london_day(first_s) != _london_day(offer_s):
         raise InvalidEvent(
             "first_attempt_not_today",
-            f"first_attempt_ts {format_ts(first_s)} is on an earlier Europe/London day than ts "
-            f"{format_ts(ts_s)}: attempts are counted per day, a new day starts at attempt 1",
+            f"first_attempt_ts {format_ts(first_s)} is on an earlier Europe/London day than "
+            f"this attempt's offer {format_ts(offer_s)}: attempts are counted per day, a new "
+            "day starts again at attempt 1",
         )
     return attempt, first_s
 

@@ -34,7 +34,7 @@ BAD: list[tuple[bytes, str]] = [
         orjson.dumps(
             {**VALID, "call_id": "x9", "attempt": 2, "first_attempt_ts": "2013-03-29T10:05:00Z"}
         ),
-        "first_attempt_after_ts",
+        "first_attempt_after_offer",
     ),
 ]
 # Repeat attempts of the valid kind count like any call (and neither field is needed).

@@ -100,8 +100,36 @@ def test_timestamps_with_offset_or_epoch_seconds_are_accepted(ts: object, expect
         (call(attempt=2, first_attempt_ts="2013-03-29T09:00:00"), "bad_first_attempt_ts"),
         (call(attempt=2, first_attempt_ts=[EARLIER]), "bad_first_attempt_ts"),
         (call(attempt=2, first_attempt_ts="1970-01-01T00:00:00Z"), "bad_first_attempt_ts"),
-        (call(attempt=2, first_attempt_ts="2013-03-29T10:00:00.001Z"), "first_attempt_after_ts"),
+        (call(attempt=2, first_attempt_ts="2013-03-29T10:00:00.002Z"), "first_attempt_after_offer"),
         (call(attempt=2, first_attempt_ts="2013-03-28T23:59:59Z"), "first_attempt_not_today"),
+        (  # answered 10:00 after 20 min: offered 09:40, so a first attempt at 09:50 is later
+            call(
+                event="answered",
+                wait_seconds=1200,
+                attempt=2,
+                first_attempt_ts="2013-03-29T09:50:00Z",
+            ),
+            "first_attempt_after_offer",
+        ),
+        (  # abandoned at 00:10 after 20 min: offered at 23:50, before a "first" attempt at 00:05
+            call(
+                event="abandoned",
+                ts="2013-03-29T00:10:00Z",
+                wait_seconds=1200,
+                attempt=2,
+                first_attempt_ts="2013-03-29T00:05:00Z",
+            ),
+            "first_attempt_after_offer",
+        ),
+        (  # triage does not say when the attempt was offered; still not before the first
+            call(
+                event="disposition",
+                disposition="ed",
+                attempt=3,
+                first_attempt_ts="2013-03-29T10:01Z",
+            ),
+            "first_attempt_after_offer",
+        ),
     ],
 )
 def test_invalid_events_are_rejected_with_a_reason(payload: bytes | None, reason: str) -> None:
@@ -201,3 +229,27 @@ def test_the_whole_25_hour_autumn_day_is_today() -> None:
     assert parse_call_event(orjson.dumps(ev), CAT).first_attempt_ts_s == parse_ts(
         "2013-10-26T23:15:00Z"
     )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [  # the offer (ts - wait_seconds) was before midnight, with the first attempt
+        {"event": "answered", "ts": "2013-03-29T00:00:05Z", "wait_seconds": 65.0},
+        {"event": "abandoned", "ts": "2013-03-29T00:04:00Z", "wait_seconds": 300.0},
+        # triage and callbacks do not say when the attempt was offered: hours later is fine
+        {"event": "disposition", "ts": "2013-03-29T01:00:00Z", "disposition": "ed"},
+        {"event": "callback_made", "ts": "2013-03-29T09:00:00Z"},
+    ],
+)
+def test_the_day_of_an_attempt_is_the_day_it_was_offered(changes: dict[str, object]) -> None:
+    """An attempt offered at 23:59 keeps its first attempt of that day on the events after
+    midnight: the answer or abandonment (offer = ts - wait_seconds), triage and callbacks."""
+    doc = {**BASE, **changes, "attempt": 2, "first_attempt_ts": "2013-03-28T23:40:00Z"}
+    ev = parse_call_event(orjson.dumps(doc), CAT)
+    assert (ev.attempt, ev.first_attempt_ts_s) == (2, parse_ts("2013-03-28T23:40:00Z"))
+    offered = {**doc, "event": "offered", "ts": "2013-03-29T00:00:01Z"}
+    for key in ("wait_seconds", "disposition"):
+        offered.pop(key, None)
+    with pytest.raises(InvalidEvent) as info:  # offered after midnight: a new day's attempt
+        parse_call_event(orjson.dumps(offered), CAT)
+    assert info.value.reason == "first_attempt_not_today"

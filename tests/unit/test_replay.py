@@ -474,7 +474,7 @@ def test_bad_attempt_fields_are_counted_invalid_by_reason_and_good_ones_count() 
         "invalid:bad_attempt": 1,
         "invalid:missing_first_attempt": 1,
         "invalid:unexpected_field": 1,
-        "invalid:first_attempt_after_ts": 1,
+        "invalid:first_attempt_after_offer": 1,
         "invalid:first_attempt_not_today": 1,
     }
     assert r.result.counts["ok"] == 3
