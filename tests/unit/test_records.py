@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import orjson
 import pytest
 from hypothesis import given
@@ -9,6 +11,7 @@ from hypothesis import strategies as st
 
 from streams.contract.catalogue import default_catalogue
 from streams.contract.records import (
+    LONDON,
     CallEvent,
     DispatchEvent,
     InvalidEvent,
@@ -253,3 +256,23 @@ def test_the_day_of_an_attempt_is_the_day_it_was_offered(changes: dict[str, obje
     with pytest.raises(InvalidEvent) as info:  # offered after midnight: a new day's attempt
         parse_call_event(orjson.dumps(offered), CAT)
     assert info.value.reason == "first_attempt_not_today"
+
+
+@given(
+    ms=st.integers(min_value=1_262_304_000_000, max_value=4_102_444_799_999),
+    attempt=st.integers(min_value=2, max_value=50),
+    back=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_a_repeat_attempt_round_trips_with_any_first_attempt_earlier_that_day(
+    ms: int, attempt: int, back: float
+) -> None:
+    """Any first attempt from London midnight up to the offer is accepted and kept exactly."""
+    ts_s = ms / 1000
+    local = datetime.fromtimestamp(ts_s, tz=LONDON)
+    midnight_ms = round(
+        datetime(local.year, local.month, local.day, tzinfo=LONDON).timestamp() * 1000
+    )
+    first_ms = midnight_ms + round((ms - midnight_ms) * back)
+    ev = CallEvent("sw1", "offered", ts_s, "south-west", "swast", attempt=attempt,
+                   first_attempt_ts_s=first_ms / 1000)  # fmt: skip
+    assert parse_call_event(orjson.dumps(ev.to_json()), CAT) == ev
