@@ -68,6 +68,11 @@ def _simulate_args(g: argparse.ArgumentParser) -> None:
     k.add_argument("--demand-factor", type=float, help="arrivals x this on the planned rota")
     g.add_argument("--breaks", action="store_true", help="a 30-minute break in each shift over 4 h")
     g.add_argument("--shift-hours", type=float, help="longest shift; longer ones hand over")
+    g.add_argument(
+        "--retrials",
+        action="store_true",
+        help="callers who abandon try again (events carry attempt and first_attempt_ts)",
+    )
 
 
 def default_scenario_args(seed: int) -> argparse.Namespace:
@@ -95,7 +100,9 @@ def scenario(args: argparse.Namespace) -> Any:
         for name in ("capacity_left", "loss", "handle_factor", "demand_factor", "shift_hours")
         if getattr(args, name) is not None
     }
-    return replace(day, agent_states=args.agent_states, breaks=args.breaks, **knobs)
+    return replace(
+        day, agent_states=args.agent_states, breaks=args.breaks, retrials=args.retrials, **knobs
+    )
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
+from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -29,6 +30,7 @@ DISPATCH_CATEGORIES: Final = frozenset({"C1", "C2", "C3", "C4"})
 
 CALL_FIELDS: Final = frozenset(
     {"call_id", "event", "ts", "region", "provider", "site", "wait_seconds", "disposition"}
+    | {"attempt", "first_attempt_ts"}
 )
 DISPATCH_FIELDS: Final = frozenset({"incident_id", "ts", "region", "source", "category", "call_id"})
 AGENT_ROLES: Final = frozenset({"health_adviser", "clinician"})
@@ -43,6 +45,10 @@ MAX_WAIT_SECONDS: Final = 86_400.0
 # Events outside these instants are rejected: 1970 or 2100 timestamps are clock faults, not history.
 MIN_TS_S: Final = datetime.fromisoformat("2010-01-01T00:00:00+00:00").timestamp()
 MAX_TS_S: Final = datetime.fromisoformat("2100-01-01T00:00:00+00:00").timestamp()
+# A caller's attempts are counted per day on the wall clock (DESIGN.md: "the caller's attempt number
+# today"; "today" follows Europe/London, as every daily figure does).
+LONDON: Final = ZoneInfo("Europe/London")
+OFFER_TOLERANCE_S: Final = 0.001  # ts - wait_seconds is the offer to the millisecond
 # Identifiers are opaque operational ids: short, no spaces, nothing like a name or an address.
 _ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
@@ -66,6 +72,15 @@ class CallEvent:
     site: str | None = None
     wait_seconds: float | None = None
     disposition: str | None = None
+    # The caller's attempt number today (None: not sent, a first attempt) and, from the second
+    # attempt on, when the first was offered (DESIGN.md, retrials).
+    attempt: int | None = None
+    first_attempt_ts_s: float | None = None
+
+    @property
+    def repeat(self) -> bool:
+        """A repeat attempt: a caller who got no answer before and tries again."""
+        return self.attempt is not None and self.attempt > 1
 
     def to_json(self) -> dict[str, object]:
         """The wire form; `ts` as ISO-8601 UTC so files stay readable."""
@@ -82,6 +97,10 @@ class CallEvent:
             out["wait_seconds"] = self.wait_seconds
         if self.disposition is not None:
             out["disposition"] = self.disposition
+        if self.attempt is not None:
+            out["attempt"] = self.attempt
+        if self.first_attempt_ts_s is not None:
+            out["first_attempt_ts"] = format_ts(self.first_attempt_ts_s)
         return out
 
 
@@ -160,7 +179,66 @@ def validate_call(doc: dict[str, object], catalogue: Catalogue) -> CallEvent:
         disposition = _choice(doc, "disposition", DISPOSITIONS)
     elif "disposition" in doc:
         raise InvalidEvent("unexpected_field", f"disposition is not allowed on '{event}'")
-    return CallEvent(call_id, event, ts_s, region, provider, site, wait, disposition)
+    if doc.get("attempt") is None and doc.get("first_attempt_ts") is None:
+        return CallEvent(call_id, event, ts_s, region, provider, site, wait, disposition)
+    offer_s = ts_s if event == "offered" else None if wait is None else ts_s - wait
+    attempt, first_s = _attempt(doc, ts_s, offer_s)
+    return CallEvent(
+        call_id, event, ts_s, region, provider, site, wait, disposition, attempt, first_s
+    )
+
+
+def _attempt(
+    doc: dict[str, object], ts_s: float, offer_s: float | None
+) -> tuple[int | None, float | None]:
+    """`attempt` (an integer >= 1; absent or null: unknown, a first attempt) and, required above
+    1 and refused otherwise, `first_attempt_ts` (DESIGN.md: "when that caller's first attempt
+    today was offered"): no later than this attempt's offer and on the offer's Europe/London day.
+
+    The offer is `ts` on `offered` and `ts - wait_seconds` on `answered` and `abandoned`, which
+    may come after midnight; the triage and callback events, hours later perhaps, do not say when
+    the attempt was offered, so there first_attempt_ts need only be no later than `ts`."""
+    value = doc.get("attempt")
+    attempt: int | None = None
+    if value is not None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidEvent("bad_type", f"attempt must be a whole number, not {_kind(value)}")
+        if value < 1:
+            raise InvalidEvent("bad_attempt", f"attempt {value} < 1 (1 = the first attempt)")
+        attempt = value
+    raw_first = doc.get("first_attempt_ts")
+    if attempt is None or attempt == 1:
+        if raw_first is not None:
+            raise InvalidEvent(
+                "unexpected_field", "first_attempt_ts is only allowed with attempt > 1"
+            )
+        return attempt, None
+    if raw_first is None:
+        raise InvalidEvent(
+            "missing_first_attempt", f"attempt {attempt} needs first_attempt_ts (the first offer)"
+        )
+    try:
+        first_s = parse_ts(raw_first)
+    except InvalidEvent as exc:
+        raise InvalidEvent("bad_first_attempt_ts", f"first_attempt_ts: {exc.detail}") from None
+    latest_s, what = (ts_s, "ts") if offer_s is None else (offer_s, "this attempt's offer")
+    if first_s > latest_s + OFFER_TOLERANCE_S:
+        raise InvalidEvent(
+            "first_attempt_after_offer",
+            f"first_attempt_ts {format_ts(first_s)} is later than {what} {format_ts(latest_s)}",
+        )
+    if offer_s is not None and _london_day(first_s) != _london_day(offer_s):
+        raise InvalidEvent(
+            "first_attempt_not_today",
+            f"first_attempt_ts {format_ts(first_s)} is on an earlier Europe/London day than "
+            f"this attempt's offer {format_ts(offer_s)}: attempts are counted per day, a new "
+            "day starts again at attempt 1",
+        )
+    return attempt, first_s
+
+
+def _london_day(ts_s: float) -> str:
+    return datetime.fromtimestamp(ts_s, tz=LONDON).date().isoformat()
 
 
 def parse_dispatch_event(raw: bytes | None, catalogue: Catalogue) -> DispatchEvent:

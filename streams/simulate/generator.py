@@ -19,6 +19,8 @@ traffic looks like"):
   and 8-15 %, and 0.3 has 60-64 % of the callers hang up. How the capacity goes (handlers leaving
   or not logging in), longer triage, a demand surge on the forecast's rota and breaks are Scenario
   knobs; the shifts, breaks and queue that carry them are in streams.simulate.shifts.
+- Retrials (Scenario.retrials, off by default): callers who abandon try again on the same queue
+  and carry `attempt` and `first_attempt_ts` (streams.simulate.retrials has the calibration).
 - Triage: a disposition after the handle time, 11 % ambulance and 8 % ED (published 10-13 % and
   7-9 %); overwhelmed staff refer more (x2.5 ambulance, x2 ED: an assumption, no published
   figure; non-clinical call handlers without clinical back-up fall back on the safest
@@ -46,6 +48,7 @@ import numpy.typing as npt
 from streams.contract.catalogue import Catalogue, Provider, Region
 from streams.contract.errors import ConfigError
 from streams.contract.records import CallEvent, DispatchEvent
+from streams.simulate import retrials
 from streams.simulate.agents import MEAN_HANDLE_S, agent_events, rota_rows
 from streams.simulate.scenarios import Scenario, validate
 from streams.simulate.shifts import serve, staff
@@ -60,6 +63,7 @@ HOUR_WEIGHTS: Final = (3.0, 2.0, 1.5, 1.2, 1.1, 1.2, 1.6, 2.4, 3.6, 4.2, 4.3, 4.
                        4.2, 4.1, 4.0, 4.1, 4.5, 5.2, 6.4, 7.2, 6.6, 5.6, 4.4, 3.4)  # fmt: skip
 WEEKEND_FACTOR: Final = 2.2
 HANDLE_SIGMA: Final = 0.5  # lognormal shape of the call handler's triage time
+HANDLE_MU: Final = math.log(MEAN_HANDLE_S * 1000) - HANDLE_SIGMA**2 / 2  # of ms: mean MEAN_HANDLE_S
 MEAN_PATIENCE_S: Final = 300.0
 DISPOSITION_MIX: Final = {"ambulance": 0.11, "ed": 0.08, "primary_care": 0.40, "pharmacy": 0.06,
                            "dental": 0.04, "self_care": 0.21, "other": 0.10}  # fmt: skip
@@ -133,6 +137,11 @@ class _Calls:
     shifts: list[tuple[int, int]]  # each handler's (on_ms, off_ms)
     rostered: IntArray  # handlers the rota plans each minute (before any failure)
     breaks: list[int]  # when each handler went on its break, -1 for none
+    # With retrials: each call's attempt number, its caller's first offer, and the index of that
+    # first attempt (the caller); None without retrials (no attempt fields emitted).
+    attempt: IntArray | None = None
+    first_ms: IntArray | None = None
+    caller: IntArray | None = None
 
 
 def _arrivals(rng: np.random.Generator, rate_per_min: FloatArray, w: _Window) -> IntArray:
@@ -173,13 +182,26 @@ def _provider_calls(
     arrival = _arrivals(rng, surge, w)
     n = arrival.size
     patience = np.rint(rng.exponential(MEAN_PATIENCE_S * 1000, n)).astype(np.int64)
-    mu = math.log(MEAN_HANDLE_S * 1000) - HANDLE_SIGMA**2 / 2
-    drawn = np.maximum(1, np.rint(rng.lognormal(mu, HANDLE_SIGMA, n))).astype(np.int64)
+    drawn = np.maximum(1, np.rint(rng.lognormal(HANDLE_MU, HANDLE_SIGMA, n))).astype(np.int64)
     team = staff(rate, provider.staffing, failed, s, w.start_ms)
     slow_ms = (w.failure_ms, w.recovery_ms) if failing else (NEVER_MS, NEVER_MS)
-    answer, handler, handle, breaks = serve(
-        arrival, patience, drawn, team, slow_ms=slow_ms, handle_factor=s.handle_factor
-    )
+    tried: retrials.Attempts | None = None
+    if s.retrials:
+        tried = retrials.serve_with_retrials(
+            rng, arrival, patience, drawn, team, draw=_draw_attempt, end_ms=w.end_ms,
+            slow_ms=slow_ms, handle_factor=s.handle_factor,
+        )  # fmt: skip
+        arrival, patience, n = tried.arrival_ms, tried.patience_ms, tried.arrival_ms.size
+        answer, handler, handle, breaks = (
+            tried.answer_ms,
+            tried.handler,
+            tried.handle_ms,
+            tried.breaks,
+        )
+    else:
+        answer, handler, handle, breaks = serve(
+            arrival, patience, drawn, team, slow_ms=slow_ms, handle_factor=s.handle_factor
+        )
     answered = answer >= 0
     overwhelmed = answered & (answer >= slow_ms[0]) & (answer < slow_ms[1])
     base, lifted = (
@@ -211,7 +233,14 @@ def _provider_calls(
         team.shifts,
         team.rostered,
         breaks,
+        *((tried.attempt, tried.first_ms, tried.caller) if tried else (None, None, None)),
     )
+
+
+def _draw_attempt(rng: np.random.Generator, patience_factor: float) -> tuple[int, int]:
+    """A retry's patience (mean x `patience_factor`) and drawn handle time, in ms."""
+    patience = round(rng.exponential(MEAN_PATIENCE_S * 1000 * patience_factor))
+    return patience, max(1, round(rng.lognormal(HANDLE_MU, HANDLE_SIGMA)))
 
 
 def _call_ids(batches: list[_Calls], prefix: str) -> list[list[str]]:
@@ -229,20 +258,27 @@ def _call_ids(batches: list[_Calls], prefix: str) -> list[list[str]]:
 
 def _call_events(region: str, b: _Calls, ids: list[str], end_ms: int) -> list[Emitted]:
     out: list[Emitted] = []
+    tried: tuple[int | None, float | None, str | None] = (None, None, None)
 
     def emit(
         ms: int, call_id: str, kind: str, wait_ms: int | None = None, disp: str | None = None
     ) -> None:
         if ms < end_ms:
             wait = None if wait_ms is None else wait_ms / 1000
-            ev = CallEvent(call_id, kind, ms / 1000, region, b.provider, None, wait, disp)
-            out.append(Emitted("calls", region, ms / 1000, ev))
+            attempt, first_s, caller = tried
+            ev = CallEvent(
+                call_id, kind, ms / 1000, region, b.provider, None, wait, disp, attempt, first_s
+            )
+            out.append(Emitted("calls", region, ms / 1000, ev, caller))
 
+    attempts = _attempt_fields(b, ids)
     rows = zip(
         ids, b.arrival_ms.tolist(), b.answer_ms.tolist(), b.patience_ms.tolist(),
         b.done_ms.tolist(), b.disposition.tolist(), b.callback_ms.tolist(), strict=True,
     )  # fmt: skip
-    for call_id, arrival, answer, patience, done, disposition, callback in rows:
+    for k, (call_id, arrival, answer, patience, done, disposition, callback) in enumerate(rows):
+        if attempts is not None:
+            tried = attempts[k]
         emit(arrival, call_id, "offered")
         if answer < 0:
             emit(arrival + patience, call_id, "abandoned", patience)
@@ -253,6 +289,21 @@ def _call_events(region: str, b: _Calls, ids: list[str], end_ms: int) -> list[Em
             emit(done, call_id, "callback_requested")
             emit(callback, call_id, "callback_made")
     return out
+
+
+def _attempt_fields(
+    b: _Calls, ids: list[str]
+) -> list[tuple[int | None, float | None, str | None]] | None:
+    """Per call: its attempt, its caller's first offer (seconds, from the second attempt on) and
+    the caller (the call id of the first attempt); None without retrials."""
+    if b.attempt is None or b.first_ms is None or b.caller is None:
+        return None
+    return [
+        (n, first / 1000 if n > 1 else None, ids[c])
+        for n, first, c in zip(
+            b.attempt.tolist(), b.first_ms.tolist(), b.caller.tolist(), strict=True
+        )
+    ]
 
 
 def _background_dispatches(

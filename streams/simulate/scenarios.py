@@ -15,6 +15,9 @@ on each cause alone or on a mix (the defaults are the first one, a sudden cut):
   `capacity_left=1.0` it is a pure demand surge.
 - `breaks`: a 30-minute break in each shift over 4 hours, planned for (the rota has the extra
   handlers), so a normal day still meets the standard and the staffed count dips for real.
+- `retrials`: callers who abandon try again (streams.simulate.retrials), in every region, so
+  repeat attempts add load where callers give up. Off by default: no scenario has it unless
+  asked, so the launch day's figures (and the alerts calibrated on them) are unchanged.
 
 Whatever the knobs, calls answered in a failing region's failure are triaged as by overwhelmed
 staff (more ambulance and ED referrals, slower callbacks when capacity_left is under 1).
@@ -62,6 +65,9 @@ class Scenario:
     breaks: bool = False
     # Longest shift: a handler on this long hands over to a new one (None: no limit).
     shift_hours: float | None = None
+    # Callers who abandon try again (streams.simulate.retrials): every call carries `attempt`,
+    # repeats `first_attempt_ts`, and the retries join the same queue. Off: no attempt fields.
+    retrials: bool = False
 
 
 def validate(s: Scenario) -> None:

@@ -158,6 +158,66 @@ def _no_login(
     return [w for w in worked if w is not None]
 
 
+class Queue:
+    """One provider's FIFO queue over its handlers' shifts, one caller at a time in arrival order:
+    each caller takes the handler free soonest, or hangs up when that is beyond their patience.
+
+    Callers must come in arrival order; a caller who arrives later may be added while the queue
+    runs (a retrial), as long as none arrives before the one last taken."""
+
+    def __init__(
+        self,
+        s: Staff,
+        slow_ms: tuple[int, int] = (NEVER_MS, NEVER_MS),
+        handle_factor: float = 1.0,
+    ) -> None:
+        # (free_at_ms, off_ms, shift): a shift starting later is a handler free later
+        self._free = [(on, off, k) for k, (on, off) in enumerate(s.shifts)]
+        heapq.heapify(self._free)
+        self._due = list(s.break_at)
+        self._went = [-1] * len(s.shifts)
+        self._slow_ms = slow_ms
+        self._handle_factor = handle_factor
+
+    def take(self, a: int, p: int, drawn: int) -> tuple[int, int, int]:
+        """(answer_ms, handler, handle_ms) of a caller arriving at `a` with patience `p` and a
+        drawn handle time (x `handle_factor` when answered in [slow_ms)); (-1, -1, drawn) when
+        the caller hangs up first. An abandoned call uses no handler."""
+        free, due = self._free, self._due
+        while free:
+            f, off, k = free[0]
+            t = a if a > f else f
+            if due[k] <= t:  # the break comes first, from the end of the call in progress
+                b = max(due[k], f)
+                due[k] = NEVER_MS
+                if b < off:
+                    self._went[k] = b
+                    heapq.heapreplace(free, (b + BREAK_MS, off, k))
+                    continue
+            if t < off:
+                break
+            heapq.heappop(free)
+        else:
+            return -1, -1, drawn
+        if t - a > p:
+            return -1, -1, drawn
+        h = drawn
+        if self._handle_factor != 1.0 and self._slow_ms[0] <= t < self._slow_ms[1]:
+            h = max(1, round(drawn * self._handle_factor))
+        heapq.heapreplace(free, (t + h, off, k))
+        return t, k, h
+
+    def breaks(self) -> list[int]:
+        """When each handler went on its break (-1: none), breaks due after the last call each
+        handler took included."""
+        went = list(self._went)
+        for f, off, k in self._free:
+            b = max(self._due[k], f)
+            if self._due[k] != NEVER_MS and b < off:
+                went[k] = b
+        return went
+
+
 def serve(
     arrival_ms: IntArray,
     patience_ms: IntArray,
@@ -171,43 +231,14 @@ def serve(
     `s.shifts` of the handler who answered it (-1 when abandoned), its handle time as worked
     (x `handle_factor` when answered in [slow_ms)), and when each handler went on its break (-1:
     none). Abandoned calls use no handler."""
-    # (free_at_ms, off_ms, shift): a shift starting later is a handler free later
-    free = [(on, off, k) for k, (on, off) in enumerate(s.shifts)]
-    heapq.heapify(free)
-    due = list(s.break_at)
-    went = [-1] * len(s.shifts)
-    slow_from, slow_until = slow_ms
+    queue = Queue(s, slow_ms, handle_factor)
     answered = np.full(len(arrival_ms), -1, dtype=np.int64)
     handler = np.full(len(arrival_ms), -1, dtype=np.int64)
     handled = handle_ms.copy()
     for i, (a, p, drawn) in enumerate(
         zip(arrival_ms.tolist(), patience_ms.tolist(), handle_ms.tolist(), strict=True)
     ):
-        while free:
-            f, off, k = free[0]
-            t = a if a > f else f
-            if due[k] <= t:  # the break comes first, from the end of the call in progress
-                b = max(due[k], f)
-                due[k] = NEVER_MS
-                if b < off:
-                    went[k] = b
-                    heapq.heapreplace(free, (b + BREAK_MS, off, k))
-                    continue
-            if t < off:
-                break
-            heapq.heappop(free)
-        else:
-            continue
-        if t - a <= p:
-            h = drawn
-            if handle_factor != 1.0 and slow_from <= t < slow_until:
-                h = max(1, round(drawn * handle_factor))
-                handled[i] = h
-            heapq.heapreplace(free, (t + h, off, k))
-            answered[i] = t
-            handler[i] = k
-    for f, off, k in free:  # breaks due after the last call each handler took
-        b = max(due[k], f)
-        if due[k] != NEVER_MS and b < off:
-            went[k] = b
-    return answered, handler, handled, went
+        t, k, h = queue.take(a, p, drawn)
+        if t >= 0:
+            answered[i], handler[i], handled[i] = t, k, h
+    return answered, handler, handled, queue.breaks()

@@ -28,19 +28,30 @@ BAD: list[tuple[bytes, str]] = [
         "negative_wait",
     ),
     (orjson.dumps({**VALID, "call_id": "x6", "ts": "yesterday at ten"}), "bad_timestamp"),
+    (orjson.dumps({**VALID, "call_id": "x7", "attempt": 0}), "bad_attempt"),
+    (orjson.dumps({**VALID, "call_id": "x8", "attempt": 2}), "missing_first_attempt"),
+    (
+        orjson.dumps(
+            {**VALID, "call_id": "x9", "attempt": 2, "first_attempt_ts": "2013-03-29T10:05:00Z"}
+        ),
+        "first_attempt_after_offer",
+    ),
 ]
+# Repeat attempts of the valid kind count like any call (and neither field is needed).
+REPEAT = {**VALID, "attempt": 3, "first_attempt_ts": "2013-03-29T09:31:00Z"}
 
 
 def test_each_malformed_event_is_dead_lettered_with_its_reason_and_valid_ones_count(
     isolated: Settings,
 ) -> None:
-    """Six kinds of bad event reach the dead-letter topic with a reason; the 60 valid ones count."""
+    """Nine kinds of bad event reach the dead-letter topic with a reason; the valid ones count
+    (first and repeat attempts alike)."""
     s = isolated
     producer = KafkaProducer(bootstrap_servers=s.bootstrap_servers, acks="all")
     valid_sent = 0
     for i, (payload, _) in enumerate(BAD):
         for j in range(10):
-            event = {**VALID, "call_id": f"nw{i:02d}{j:06d}", "provider": "nhs-direct"}
+            event = {**(REPEAT if j % 2 else VALID), "call_id": f"nw{i:02d}{j:06d}"}
             producer.send(s.topic_calls, key=b"north-west", value=orjson.dumps(event))
             valid_sent += 1
         producer.send(s.topic_calls, key=b"north-west", value=payload)

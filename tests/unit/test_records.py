@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import orjson
 import pytest
 from hypothesis import given
@@ -9,6 +11,7 @@ from hypothesis import strategies as st
 
 from streams.contract.catalogue import default_catalogue
 from streams.contract.records import (
+    LONDON,
     CallEvent,
     DispatchEvent,
     InvalidEvent,
@@ -19,6 +22,7 @@ from streams.contract.records import (
 )
 
 CAT = default_catalogue()
+EARLIER = "2013-03-29T09:40:00Z"  # 20 minutes before BASE's ts
 BASE: dict[str, object] = {
     "call_id": "nw00000001",
     "event": "offered",
@@ -85,6 +89,50 @@ def test_timestamps_with_offset_or_epoch_seconds_are_accepted(ts: object, expect
         (call(ts=False), "bad_timestamp"),
         (b'{"call_id": "a", "ts": NaN}', "bad_json"),
         (None, "empty"),
+        (call(attempt=0), "bad_attempt"),
+        (call(attempt=-2, first_attempt_ts=EARLIER), "bad_attempt"),
+        (call(attempt="2", first_attempt_ts=EARLIER), "bad_type"),
+        (call(attempt=2.0, first_attempt_ts=EARLIER), "bad_type"),
+        (call(attempt=True), "bad_type"),
+        (call(attempt=2), "missing_first_attempt"),
+        (call(attempt=3, first_attempt_ts=None), "missing_first_attempt"),
+        (call(event="answered", wait_seconds=5, attempt=2), "missing_first_attempt"),
+        (call(first_attempt_ts=EARLIER), "unexpected_field"),
+        (call(attempt=1, first_attempt_ts=EARLIER), "unexpected_field"),
+        (call(attempt=2, first_attempt_ts="this morning"), "bad_first_attempt_ts"),
+        (call(attempt=2, first_attempt_ts="2013-03-29T09:00:00"), "bad_first_attempt_ts"),
+        (call(attempt=2, first_attempt_ts=[EARLIER]), "bad_first_attempt_ts"),
+        (call(attempt=2, first_attempt_ts="1970-01-01T00:00:00Z"), "bad_first_attempt_ts"),
+        (call(attempt=2, first_attempt_ts="2013-03-29T10:00:00.002Z"), "first_attempt_after_offer"),
+        (call(attempt=2, first_attempt_ts="2013-03-28T23:59:59Z"), "first_attempt_not_today"),
+        (  # answered 10:00 after 20 min: offered 09:40, so a first attempt at 09:50 is later
+            call(
+                event="answered",
+                wait_seconds=1200,
+                attempt=2,
+                first_attempt_ts="2013-03-29T09:50:00Z",
+            ),
+            "first_attempt_after_offer",
+        ),
+        (  # abandoned at 00:10 after 20 min: offered at 23:50, before a "first" attempt at 00:05
+            call(
+                event="abandoned",
+                ts="2013-03-29T00:10:00Z",
+                wait_seconds=1200,
+                attempt=2,
+                first_attempt_ts="2013-03-29T00:05:00Z",
+            ),
+            "first_attempt_after_offer",
+        ),
+        (  # triage does not say when the attempt was offered; still not before the first
+            call(
+                event="disposition",
+                disposition="ed",
+                attempt=3,
+                first_attempt_ts="2013-03-29T10:01Z",
+            ),
+            "first_attempt_after_offer",
+        ),
     ],
 )
 def test_invalid_events_are_rejected_with_a_reason(payload: bytes | None, reason: str) -> None:
@@ -134,3 +182,97 @@ def test_call_event_round_trips_through_its_json_form(ms: int, wait: int | None)
 def test_format_ts_is_iso_utc_with_milliseconds() -> None:
     """Event times are written as ISO-8601 UTC with milliseconds."""
     assert format_ts(1364551200.25) == "2013-03-29T10:00:00.250Z"
+
+
+def test_events_with_neither_attempt_field_are_first_attempts_as_before() -> None:
+    """A producer that sends neither field keeps working: every call is a first attempt."""
+    for raw in (call(), call(attempt=None), call(attempt=None, first_attempt_ts=None)):
+        ev = parse_call_event(raw, CAT)
+        assert ev.attempt is None and ev.first_attempt_ts_s is None and not ev.repeat
+        assert "attempt" not in ev.to_json() and "first_attempt_ts" not in ev.to_json()
+    answered = parse_call_event(call(event="answered", wait_seconds=3.0), CAT)
+    assert (answered.attempt, answered.first_attempt_ts_s) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("changes", "attempt", "first_s", "repeat"),
+    [
+        ({"attempt": 1}, 1, None, False),
+        ({"attempt": 2, "first_attempt_ts": EARLIER}, 2, 1364550000.0, True),
+        ({"attempt": 4, "first_attempt_ts": "2013-03-29T10:00:00Z"}, 4, 1364551200.0, True),
+        ({"attempt": 7, "first_attempt_ts": 1364515200}, 7, 1364515200.0, True),  # London midnight
+        ({"attempt": 3, "first_attempt_ts": "2013-03-29T10:40:00+01:00"}, 3, 1364550000.0, True),
+    ],
+)
+def test_attempt_and_first_attempt_ts_are_kept_and_round_trip(
+    changes: dict[str, object], attempt: int, first_s: float | None, repeat: bool
+) -> None:
+    """A valid attempt (and first_attempt_ts from the second on) parses and survives to_json."""
+    ev = parse_call_event(call(**changes), CAT)
+    assert (ev.attempt, ev.first_attempt_ts_s, ev.repeat) == (attempt, first_s, repeat)
+    assert parse_call_event(orjson.dumps(ev.to_json()), CAT) == ev
+
+
+def test_first_attempt_today_follows_london_midnight_not_utc() -> None:
+    """In summer time 23:30 UTC is already tomorrow in London: a first attempt then is today's."""
+    summer = {**BASE, "ts": "2013-06-01T00:10:00+01:00"}  # 2013-05-31T23:10Z, London 1 June
+    ok = {**summer, "attempt": 2, "first_attempt_ts": "2013-05-31T23:05:00Z"}  # London 00:05
+    assert parse_call_event(orjson.dumps(ok), CAT).attempt == 2
+    late = {**summer, "attempt": 2, "first_attempt_ts": "2013-05-31T22:55:00Z"}  # London 23:55
+    with pytest.raises(InvalidEvent) as info:
+        parse_call_event(orjson.dumps(late), CAT)
+    assert info.value.reason == "first_attempt_not_today"
+    assert "2013-05-31T22:55:00.000Z" in info.value.detail
+
+
+def test_the_whole_25_hour_autumn_day_is_today() -> None:
+    """On the day the clocks go back a first attempt 24.5 hours earlier is still today's."""
+    ev = {**BASE, "ts": "2013-10-27T23:45:00Z", "attempt": 2,
+          "first_attempt_ts": "2013-10-26T23:15:00Z"}  # fmt: skip  # London 00:15 BST, 23:45 GMT
+    assert parse_call_event(orjson.dumps(ev), CAT).first_attempt_ts_s == parse_ts(
+        "2013-10-26T23:15:00Z"
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [  # the offer (ts - wait_seconds) was before midnight, with the first attempt
+        {"event": "answered", "ts": "2013-03-29T00:00:05Z", "wait_seconds": 65.0},
+        {"event": "abandoned", "ts": "2013-03-29T00:04:00Z", "wait_seconds": 300.0},
+        # triage and callbacks do not say when the attempt was offered: hours later is fine
+        {"event": "disposition", "ts": "2013-03-29T01:00:00Z", "disposition": "ed"},
+        {"event": "callback_made", "ts": "2013-03-29T09:00:00Z"},
+    ],
+)
+def test_the_day_of_an_attempt_is_the_day_it_was_offered(changes: dict[str, object]) -> None:
+    """An attempt offered at 23:59 keeps its first attempt of that day on the events after
+    midnight: the answer or abandonment (offer = ts - wait_seconds), triage and callbacks."""
+    doc = {**BASE, **changes, "attempt": 2, "first_attempt_ts": "2013-03-28T23:40:00Z"}
+    ev = parse_call_event(orjson.dumps(doc), CAT)
+    assert (ev.attempt, ev.first_attempt_ts_s) == (2, parse_ts("2013-03-28T23:40:00Z"))
+    offered = {**doc, "event": "offered", "ts": "2013-03-29T00:00:01Z"}
+    for key in ("wait_seconds", "disposition"):
+        offered.pop(key, None)
+    with pytest.raises(InvalidEvent) as info:  # offered after midnight: a new day's attempt
+        parse_call_event(orjson.dumps(offered), CAT)
+    assert info.value.reason == "first_attempt_not_today"
+
+
+@given(
+    ms=st.integers(min_value=1_262_304_000_000, max_value=4_102_444_799_999),
+    attempt=st.integers(min_value=2, max_value=50),
+    back=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_a_repeat_attempt_round_trips_with_any_first_attempt_earlier_that_day(
+    ms: int, attempt: int, back: float
+) -> None:
+    """Any first attempt from London midnight up to the offer is accepted and kept exactly."""
+    ts_s = ms / 1000
+    local = datetime.fromtimestamp(ts_s, tz=LONDON)
+    midnight_ms = round(
+        datetime(local.year, local.month, local.day, tzinfo=LONDON).timestamp() * 1000
+    )
+    first_ms = midnight_ms + round((ms - midnight_ms) * back)
+    ev = CallEvent("sw1", "offered", ts_s, "south-west", "swast", attempt=attempt,
+                   first_attempt_ts_s=first_ms / 1000)  # fmt: skip
+    assert parse_call_event(orjson.dumps(ev.to_json()), CAT) == ev

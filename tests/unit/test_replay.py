@@ -448,3 +448,33 @@ def test_the_merge_reads_each_spill_file_a_chunk_at_a_time(
     assert loads == sum(-(-p.rows // chunk) + 1 for p in parts)
     assert loaded[0] == 2  # the first chunk of each file, not the files
     assert all(n <= i // chunk + 5 for i, n in enumerate(loaded, start=1))
+
+
+def test_bad_attempt_fields_are_counted_invalid_by_reason_and_good_ones_count() -> None:
+    """The live path's validation refuses each bad attempt field by its reason, as a worker does,
+    and first attempts, repeat attempts and events with neither field all count."""
+    r = replayer.Replayer(load_settings({}), CATALOGUE)
+    base = {"event": "offered", "ts": "2013-03-29T10:00:00Z", "region": "north-west",
+            "provider": "nhs-direct"}  # fmt: skip
+    first = "2013-03-29T09:30:00Z"
+    docs = [
+        {**base, "call_id": "ok1"},
+        {**base, "call_id": "ok2", "attempt": 1},
+        {**base, "call_id": "ok3", "attempt": 2, "first_attempt_ts": first},
+        {**base, "call_id": "b1", "attempt": 0},
+        {**base, "call_id": "b2", "attempt": 2},
+        {**base, "call_id": "b3", "attempt": 1, "first_attempt_ts": first},
+        {**base, "call_id": "b4", "attempt": 2, "first_attempt_ts": "2013-03-29T11:00:00Z"},
+        {**base, "call_id": "b5", "attempt": 2, "first_attempt_ts": "2013-03-28T23:00:00Z"},
+    ]
+    for doc in docs:
+        r.call(orjson.dumps(doc))
+    invalid = {k: n for k, n in r.result.counts.items() if k.startswith("invalid:")}
+    assert invalid == {
+        "invalid:bad_attempt": 1,
+        "invalid:missing_first_attempt": 1,
+        "invalid:unexpected_field": 1,
+        "invalid:first_attempt_after_offer": 1,
+        "invalid:first_attempt_not_today": 1,
+    }
+    assert r.result.counts["ok"] == 3
