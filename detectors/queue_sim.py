@@ -162,14 +162,17 @@ def t975(df: int) -> float:
     return _T975[df - 1] if df <= len(_T975) else 1.96 + 2.4 / df
 
 
-def interval95(values: list[float]) -> Interval95 | None:
-    """Mean and Student-t 95 % interval of independent replications; None under two."""
+def interval95(
+    values: list[float], lowest: float = -math.inf, highest: float = math.inf
+) -> Interval95 | None:
+    """Mean and Student-t 95 % interval of independent replications, the interval cut to the
+    figure's range [lowest, highest] (a share is never below 0); None under two runs."""
     if len(values) < 2:
         return None
     x = np.asarray(values, dtype=np.float64)
     mean = float(x.mean())
     half = t975(len(x) - 1) * float(x.std(ddof=1)) / math.sqrt(len(x))
-    return Interval95(mean, mean - half, mean + half, len(x))
+    return Interval95(mean, max(lowest, mean - half), min(highest, mean + half), len(x))
 
 
 def replicate(
@@ -197,13 +200,13 @@ def replicate(
         for rng in np.random.default_rng(seed).spawn(replications)
     ]  # fmt: skip
 
-    def figure(values: list[float | None]) -> Interval95 | None:
-        return interval95([v for v in values if v is not None])
+    def figure(values: list[float | None], highest: float = 1.0) -> Interval95 | None:
+        return interval95([v for v in values if v is not None], 0.0, highest)
 
     return Estimate(
         service_level=figure([r.service_level for r in runs]),
         abandon_ratio=figure([r.abandon_ratio for r in runs]),
-        asa_seconds=figure([r.asa_seconds for r in runs]),
+        asa_seconds=figure([r.asa_seconds for r in runs], math.inf),
         p_wait=figure([r.p_wait for r in runs]),
         replications=replications,
     )

@@ -12,6 +12,7 @@ import structlog
 from streams.cli import (
     erlang,
     overflow,
+    readiness,
     replay,
     rota,
     scorecard,
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="surge-monitor", description=__doc__)
     sub = p.add_subparsers(required=True, metavar="COMMAND")
-    for group in (worker, stack, simulate, scorecard, overflow, replay, rota, erlang):
+    for group in (worker, stack, simulate, scorecard, readiness, overflow, replay, rota, erlang):
         group.add_commands(sub)
     return p
 
