@@ -105,6 +105,8 @@ def _inputs(
 ) -> tuple[list[RotaInterval], list[DemandInterval], tuple[str, str], dict[Path, str]]:
     """The validated rota and demand, their names, and the files the scenario adds to --out."""
     if args.scenario:
+        if args.demand is not None:
+            raise ConfigError("--scenario brings its own demand; drop --demand or use --rota")
         rota_text, demand_text = scenario_files(args.scenario, catalogue)
         names = (f"{args.scenario}-rota.csv", f"{args.scenario}-demand.csv")
         rota = parse_rota_csv(rota_text, catalogue, names[0])
@@ -133,7 +135,8 @@ def cmd_readiness(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(f"--replications {args.replications}: at least 2 for an interval")
     if not 0 <= args.shrinkage < 1:
         raise ConfigError(f"--shrinkage {args.shrinkage}: a share of the rostered, 0 to < 1")
-    patience = args.patience_seconds or settings.caller_patience_seconds
+    given = args.patience_seconds
+    patience = settings.caller_patience_seconds if given is None else given
     if not patience > 0:
         raise ConfigError("Erlang A needs the callers' mean patience: give --patience-seconds")
     from_s = instant(args.from_, "--from") if args.from_ else None

@@ -131,3 +131,20 @@ def test_a_bad_file_exits_2_naming_the_line_and_writes_nothing(
     assert status == 2
     assert f"{bad} line 3: unknown region 'atlantis'" in capfd.readouterr().err
     assert not out.exists()
+
+
+def test_the_verdicts_default_rules_are_the_alert_thresholds() -> None:
+    """detectors.readiness_verdict.Rules() (detectors import nothing of streams) holds the
+    numbers of THRESHOLDS, so a test of the verdict alone is a test at the alerts' levels."""
+    from detectors.readiness_verdict import Rules
+    from streams.contract.thresholds import THRESHOLDS
+    from streams.offline.readiness import rules_of
+
+    assert rules_of(THRESHOLDS) == Rules()
+
+
+def test_a_scenario_with_a_demand_file_is_refused(tmp_path: Path) -> None:
+    """--scenario brings its own demand: a --demand beside it is an error (2), not ignored."""
+    demand = tmp_path / "demand.csv"
+    demand.write_text("x\n")
+    assert main(["readiness", "--scenario", "launch-2013", "--demand", str(demand)]) == 2
