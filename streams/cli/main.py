@@ -13,6 +13,7 @@ from streams.cli import (
     demo,
     erlang,
     overflow,
+    readiness,
     replay,
     rota,
     scorecard,
@@ -48,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="surge-monitor", description=__doc__)
     sub = p.add_subparsers(required=True, metavar="COMMAND")
-    for group in (worker, stack, demo, watch, simulate, scorecard, overflow, replay, rota, erlang):
+    commands = [worker, stack, demo, watch, simulate, scorecard, readiness, overflow, replay]
+    for group in [*commands, rota, erlang]:
         group.add_commands(sub)
     return p
 

@@ -18,8 +18,6 @@ published.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -29,7 +27,14 @@ from typing import Final
 import orjson
 
 from streams.contract.catalogue import Catalogue
-from streams.contract.errors import ConfigError
+from streams.contract.csv_table import (
+    PlanFileError,
+    RowError,
+    interval_minutes,
+    read_table,
+    region_provider,
+    start_minute,
+)
 from streams.contract.records import (
     AGENT_ROLES,
     InvalidEvent,
@@ -54,23 +59,15 @@ ROTA_COLUMNS: Final = (
 ROTA_FIELDS: Final = frozenset(ROTA_COLUMNS)
 INTERVAL_MINUTES: Final = (15, 30, 60)
 ROLES: Final = tuple(sorted(AGENT_ROLES))  # clinician, health_adviser (as AgentStateEvent)
-MAX_PROBLEMS_SHOWN: Final = 50  # a file wrong on every line still gives a readable message
 _WHOLE: Final = re.compile(r"[0-9]+")
 
 
-class RotaFileError(ConfigError):
+class RotaFileError(PlanFileError):
     """A rota file that cannot be published; `problems` holds one line per problem, each
     naming the file and line number and what to fix."""
 
     def __init__(self, source: str, problems: list[str]) -> None:
-        shown = problems[:MAX_PROBLEMS_SHOWN]
-        more = len(problems) - len(shown)
-        lines = [f"rota {source}: {len(problems)} problem(s), nothing published", *shown]
-        if more:
-            lines.append(f"... and {more} more")
-        super().__init__("\n".join(lines))
-        self.source = source
-        self.problems = problems
+        super().__init__("rota", source, problems, "nothing published")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,120 +156,26 @@ def _count(value: object, name: str) -> int:
 
 
 def parse_rota_csv(text: str, catalogue: Catalogue, source: str) -> list[RotaInterval]:
-    """Every interval of a rota CSV in file order, or RotaFileError listing every problem.
-
-    The header names exactly ROTA_COLUMNS, in any order; cells are stripped of surrounding
-    spaces; blank lines and a leading byte-order mark (spreadsheets write one) are skipped.
-    Line numbers are the file's own (1 = the header).
-    """
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        raise RotaFileError(source, [f"{source} line 1: not CSV ({exc})"]) from None
-    if header is None or not any(cell.strip() for cell in header):
-        first = ",".join(ROTA_COLUMNS)
-        raise RotaFileError(source, [f"{source} line 1: no header; the first line must be {first}"])
-    names = [cell.strip() for cell in header]
-    problems = _header_problems(names)
-    if problems:
-        raise RotaFileError(source, _lines(source, problems))
-
-    parsed: list[tuple[int, RotaInterval]] = []
-    try:
-        for cells in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue
-            if len(cells) != len(names):
-                problems.append(
-                    (
-                        line,
-                        f"{len(cells)} cells, the header has {len(names)} columns; give every "
-                        "column a value",
-                    )
-                )
-                continue
-            row = dict(zip(names, (cell.strip() for cell in cells), strict=True))
-            try:
-                parsed.append((line, _row(row, catalogue)))
-            except _RowError as exc:
-                problems.append((line, str(exc)))
-    except csv.Error as exc:
-        problems.append((reader.line_num, f"not CSV ({exc})"))
-    problems += _clashes(parsed)
-    if not problems and not parsed:
-        raise RotaFileError(
-            source, [f"{source} line 1: a header and no intervals; add one line per interval"]
-        )
-    if problems:
-        raise RotaFileError(source, _lines(source, problems))
+    """Every interval of a rota CSV in file order, or RotaFileError listing every problem
+    (streams.contract.csv_table: the header names exactly ROTA_COLUMNS, in any order)."""
+    parsed = read_table(
+        text, source, ROTA_COLUMNS, lambda row: _row(row, catalogue),
+        fail=lambda problems: RotaFileError(source, problems), noun="interval", clashes=_clashes,
+    )  # fmt: skip
     return [interval for _, interval in parsed]
 
 
-def _lines(source: str, problems: list[tuple[int, str]]) -> list[str]:
-    return [f"{source} line {line}: {what}" for line, what in sorted(problems, key=lambda p: p[0])]
-
-
-class _RowError(ValueError):
-    """One cell of one line is wrong (the message says which and what to write)."""
-
-
-def _header_problems(names: list[str]) -> list[tuple[int, str]]:
-    expected = ", ".join(ROTA_COLUMNS)
-    problems = [
-        (1, f"unknown column {name!r}; the columns are {expected}")
-        for name in names
-        if name not in ROTA_FIELDS
-    ]
-    problems += [
-        (1, f"column {name!r} appears twice; name each column once")
-        for name in sorted({n for n in names if names.count(n) > 1})
-    ]
-    problems += [
-        (1, f"missing column {name!r}; the columns are {expected}")
-        for name in ROTA_COLUMNS
-        if name not in names
-    ]
-    return problems
-
-
 def _row(row: dict[str, str], catalogue: Catalogue) -> RotaInterval:
-    region = row["region"]
-    if region not in catalogue.by_code:
-        raise _RowError(
-            f"unknown region {region[:40]!r}; use a region code of the catalogue: "
-            + ", ".join(catalogue.codes())
-        )
-    provider = row["provider"]
-    if provider not in catalogue.provider_sets[region]:
-        raise _RowError(
-            f"provider {provider[:40]!r} does not serve region {region!r} in the catalogue; "
-            f"its providers are: {', '.join(catalogue.region(region).provider_ids())}"
-        )
+    region, provider = region_provider(row, catalogue)
     role = row["role"]
     if role not in AGENT_ROLES:
-        raise _RowError(f"unknown role {role[:40]!r}; use {' or '.join(ROLES)}")
-    try:
-        ts_s = parse_ts(row["start"])
-    except InvalidEvent as exc:
-        raise _RowError(
-            f"bad start time {row['start'][:40]!r} ({exc.detail}); write ISO-8601 with a UTC "
-            "offset, e.g. 2013-03-29T08:00:00+00:00"
-        ) from None
-    if ts_s % 60:
-        raise _RowError(
-            f"start {row['start']!r} is not on a whole minute; intervals start at 00 seconds"
-        )
-    minutes_text = row["minutes"]
-    if minutes_text not in {str(m) for m in INTERVAL_MINUTES}:
-        raise _RowError(f"minutes {minutes_text[:40]!r} must be 15, 30 or 60")
+        raise RowError(f"unknown role {role[:40]!r}; use {' or '.join(ROLES)}")
     return RotaInterval(
         region=region,
         provider=provider,
         role=role,
-        start_s=int(ts_s),
-        minutes=int(minutes_text),
+        start_s=start_minute(row["start"]),
+        minutes=interval_minutes(row["minutes"], INTERVAL_MINUTES),
         commissioned=_cell_count(row, "commissioned"),
         rostered=_cell_count(row, "rostered"),
     )
@@ -281,9 +184,9 @@ def _row(row: dict[str, str], catalogue: Catalogue) -> RotaInterval:
 def _cell_count(row: dict[str, str], name: str) -> int:
     text = row[name]
     if text.startswith("-") and _WHOLE.fullmatch(text[1:]):
-        raise _RowError(f"{name} {text} is negative; write a whole number of handlers, 0 or more")
+        raise RowError(f"{name} {text} is negative; write a whole number of handlers, 0 or more")
     if not _WHOLE.fullmatch(text):
-        raise _RowError(f"{name} {text[:40]!r} is not a whole number; write 0 or more handlers")
+        raise RowError(f"{name} {text[:40]!r} is not a whole number; write 0 or more handlers")
     return int(text)
 
 

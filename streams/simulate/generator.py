@@ -361,15 +361,49 @@ def _prefixes(catalogue: Catalogue) -> dict[str, str]:
     return short
 
 
-def rota(scenario: Scenario, catalogue: Catalogue) -> list[dict[str, object]]:
-    """The scenario's rota as planned (RotaInterval rows), the one its handlers were drawn from."""
+@dataclass(frozen=True)
+class PlannedProvider:
+    """One provider's day as planned and as worked, per minute of the scenario's window."""
+
+    region: str
+    provider: str
+    start_ms: int
+    end_ms: int
+    rate_per_min: FloatArray  # callers expected each minute (the forecast the rota is planned on)
+    rostered: IntArray  # handlers the rota plans each minute (before any failure)
+    on_duty: IntArray  # handlers working each minute (shifts on duty: a failure's cut shows)
+
+
+def planned(scenario: Scenario, catalogue: Catalogue) -> list[PlannedProvider]:
+    """Every provider's forecast, rota and worked head count, as the generator draws its day."""
     w = _window(scenario)
-    rows: list[dict[str, object]] = []
+    n = math.ceil((w.end_ms - w.start_ms) / 60_000)
+    minutes = w.start_ms + 60_000 * np.arange(n, dtype=np.int64)
+    out = []
     for region in catalogue.regions:
+        failed = w.failed if region.code in scenario.failing_regions else np.zeros_like(w.failed)
         for p in region.providers:
             rate = scenario.daily_calls * region.population_share * p.share * w.day_share
-            team = staff(rate, p.staffing, np.zeros_like(w.failed), scenario, w.start_ms)
-            rows += rota_rows(region.code, p.id, team.rostered, w.start_ms, w.end_ms)
+            team = staff(rate, p.staffing, failed, scenario, w.start_ms)
+            ons = np.sort(np.array([on for on, _ in team.shifts], dtype=np.int64))
+            offs = np.sort(np.array([off for _, off in team.shifts], dtype=np.int64))
+            on_duty = np.searchsorted(ons, minutes, "right") - np.searchsorted(
+                offs, minutes, "right"
+            )
+            out.append(
+                PlannedProvider(
+                    region.code, p.id, w.start_ms, w.end_ms, rate[:n], team.rostered[:n],
+                    on_duty.astype(np.int64),
+                )
+            )  # fmt: skip
+    return out
+
+
+def rota(scenario: Scenario, catalogue: Catalogue) -> list[dict[str, object]]:
+    """The scenario's rota as planned (RotaInterval rows), the one its handlers were drawn from."""
+    rows: list[dict[str, object]] = []
+    for p in planned(scenario, catalogue):
+        rows += rota_rows(p.region, p.provider, p.rostered, p.start_ms, p.end_ms)
     return rows
 
 

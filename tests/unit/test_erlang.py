@@ -3,16 +3,15 @@ itself, properties over the whole input space, and the edge cases."""
 
 from __future__ import annotations
 
-import heapq
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors import erlang
+from detectors import erlang, queue_sim
 from detectors.erlang import Performance
 
 # --- Erlang C against published figures ----------------------------------------------------
@@ -104,33 +103,20 @@ def test_erlang_a_agrees_with_the_birth_death_chain(
 def simulate(
     lam: float, n: int, *, aht: float, patience: float, target: float, calls: int, seed: int
 ) -> tuple[float, float, float, float]:
-    """One seeded run of an M/M/N+M FIFO queue, call by call: each caller takes the first free
-    handler unless their patience runs out first (then they use none). The first 10 % of calls
-    warm the queue up and are not counted. Returns service level (within target / answered),
-    abandoned / offered, ASA of the answered, and the share who waited at all."""
+    """One seeded run of `calls` callers through detectors.queue_sim's M/M/N+M FIFO queue; the
+    first 10 % warm the queue up and are not counted. Returns service level (within target /
+    answered), abandoned / offered, ASA of the answered, and the share who waited at all."""
     rng = np.random.default_rng(seed)
     arrivals = np.cumsum(rng.exponential(1 / lam, calls)).tolist()
     handles = rng.exponential(aht, calls).tolist()
     patiences = rng.exponential(patience, calls).tolist()
-    free = [0.0] * n  # a heap of the times each handler is next free
-    warm = calls // 10
-    answered = within = abandoned = waited = 0
-    wait_total = 0.0
-    for i, (a, h, p) in enumerate(zip(arrivals, handles, patiences, strict=True)):
-        wait = max(0.0, free[0] - a)
-        if wait <= p:
-            heapq.heapreplace(free, a + wait + h)
-        if i < warm:
-            continue
-        waited += wait > 0
-        if wait <= p:
-            answered += 1
-            within += wait <= target
-            wait_total += wait
-        else:
-            abandoned += 1
-    offered = calls - warm
-    return within / answered, abandoned / offered, wait_total / answered, waited / offered
+    run = queue_sim.queue(
+        arrivals, handles, patiences, agents=n, target_seconds=target,
+        count_from_s=arrivals[calls // 10],
+    )  # fmt: skip
+    figures = (run.service_level, run.abandon_ratio, run.asa_seconds, run.p_wait)
+    assert all(f is not None for f in figures)
+    return cast(tuple[float, float, float, float], figures)
 
 
 SIM_CASES = [  # (calls per hour, agents, aht, patience): healthy, stretched, collapsed, small
