@@ -38,9 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Final
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -49,19 +47,15 @@ from streams.contract.catalogue import Catalogue, Provider, Region
 from streams.contract.errors import ConfigError
 from streams.contract.records import CallEvent, DispatchEvent
 from streams.simulate import retrials
-from streams.simulate.agents import MEAN_HANDLE_S, agent_events, rota_rows
-from streams.simulate.scenarios import Scenario, validate
+from streams.simulate.agents import MEAN_HANDLE_S, NEVER_MS, agent_events, rota_rows
+from streams.simulate.scenarios import Scenario
 from streams.simulate.shifts import serve, staff
 from streams.simulate.truth import Emitted
+from streams.simulate.window import Window, window
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
-LONDON: Final = ZoneInfo("Europe/London")
-# Relative calls per local hour 00..23: quiet 01-07, rising through the morning, peak 19:00.
-HOUR_WEIGHTS: Final = (3.0, 2.0, 1.5, 1.2, 1.1, 1.2, 1.6, 2.4, 3.6, 4.2, 4.3, 4.3,
-                       4.2, 4.1, 4.0, 4.1, 4.5, 5.2, 6.4, 7.2, 6.6, 5.6, 4.4, 3.4)  # fmt: skip
-WEEKEND_FACTOR: Final = 2.2
 HANDLE_SIGMA: Final = 0.5  # lognormal shape of the call handler's triage time
 HANDLE_MU: Final = math.log(MEAN_HANDLE_S * 1000) - HANDLE_SIGMA**2 / 2  # of ms: mean MEAN_HANDLE_S
 MEAN_PATIENCE_S: Final = 300.0
@@ -78,45 +72,7 @@ CATEGORY_MIX: Final = (0.10, 0.55, 0.30, 0.05)
 DISPATCHES_999_PER_CALL: Final = 20_000 / 45_000  # England 999 dispatches per 111 call
 HCP_SHARE_OF_999: Final = 0.04
 REDIAL_999_UPLIFT: Final = 0.06
-STAFFED_TAIL_MIN: Final = 240  # rota kept past the window so queued calls still get answered
-NEVER_MS: Final = 2**62
-
 _DispatchRow = tuple[int, str, str | None, int]  # ms, source, linked call_id, category index
-
-
-@dataclass(frozen=True)
-class _Window:
-    """The scenario on a minute grid, shared by every region: times in integer milliseconds."""
-
-    start_ms: int
-    end_ms: int
-    day_share: FloatArray  # fraction of an average day's calls falling in each minute
-    hour_share: FloatArray  # fraction of a day's 999 dispatches in each minute (no weekend lift)
-    failed: npt.NDArray[np.bool_]  # minute starts in [failure, recovery) (failing regions only)
-    failure_ms: int
-    recovery_ms: int
-
-
-def _window(s: Scenario) -> _Window:
-    validate(s)
-    n_min = math.ceil(s.duration_s / 60) + STAFFED_TAIL_MIN
-    hour_fraction = np.asarray(HOUR_WEIGHTS) / sum(HOUR_WEIGHTS)
-    weekday_share = 7 / (5 + 2 * WEEKEND_FACTOR)
-    hour_share = np.empty(n_min)
-    day_share = np.empty(n_min)
-    for m in range(n_min):
-        local = datetime.fromtimestamp(s.start_s + 60 * m, tz=LONDON)
-        hour_share[m] = hour_fraction[local.hour] / 60
-        weekend = WEEKEND_FACTOR if local.weekday() >= 5 else 1.0
-        day_share[m] = hour_share[m] * weekday_share * weekend
-    start_ms = round(s.start_s * 1000)
-    failure_ms = NEVER_MS if s.failure_start_s is None else round(s.failure_start_s * 1000)
-    recovery_ms = NEVER_MS if s.recovery_start_s is None else round(s.recovery_start_s * 1000)
-    minute_ms = start_ms + 60_000 * np.arange(n_min, dtype=np.int64)
-    return _Window(
-        start_ms, start_ms + round(s.duration_s * 1000), day_share, hour_share,
-        (minute_ms >= failure_ms) & (minute_ms < recovery_ms), failure_ms, recovery_ms,
-    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -144,7 +100,7 @@ class _Calls:
     caller: IntArray | None = None
 
 
-def _arrivals(rng: np.random.Generator, rate_per_min: FloatArray, w: _Window) -> IntArray:
+def _arrivals(rng: np.random.Generator, rate_per_min: FloatArray, w: Window) -> IntArray:
     """Poisson arrivals, uniform on the millisecond grid within each minute, sorted, in window."""
     n_min = math.ceil((w.end_ms - w.start_ms) / 60_000)
     counts = rng.poisson(rate_per_min[:n_min])
@@ -172,7 +128,7 @@ def failure_mix() -> dict[str, float]:
 
 
 def _provider_calls(
-    rng: np.random.Generator, s: Scenario, w: _Window, region: Region, provider: Provider
+    rng: np.random.Generator, s: Scenario, w: Window, region: Region, provider: Provider
 ) -> _Calls:
     """Draw one provider's day in numpy batches, then run its queue call by call."""
     failing = region.code in s.failing_regions
@@ -307,7 +263,7 @@ def _attempt_fields(
 
 
 def _background_dispatches(
-    rng: np.random.Generator, s: Scenario, w: _Window, region: Region
+    rng: np.random.Generator, s: Scenario, w: Window, region: Region
 ) -> list[_DispatchRow]:
     """999 and hcp dispatches by population; 999 rises where 111 has failed (callers give up)."""
     failed = w.failed & (region.code in s.failing_regions)
@@ -324,7 +280,7 @@ def _background_dispatches(
 
 
 def _region_events(
-    rng: np.random.Generator, s: Scenario, w: _Window, region: Region, prefix: str
+    rng: np.random.Generator, s: Scenario, w: Window, region: Region, prefix: str
 ) -> list[Emitted]:
     """One region's calls (ids numbered across its providers) and dispatches (incident ids)."""
     batches = [_provider_calls(rng, s, w, region, p) for p in region.providers]
@@ -376,7 +332,7 @@ class PlannedProvider:
 
 def planned(scenario: Scenario, catalogue: Catalogue) -> list[PlannedProvider]:
     """Every provider's forecast, rota and worked head count, as the generator draws its day."""
-    w = _window(scenario)
+    w = window(scenario)
     n = math.ceil((w.end_ms - w.start_ms) / 60_000)
     minutes = w.start_ms + 60_000 * np.arange(n, dtype=np.int64)
     out = []
@@ -418,7 +374,7 @@ def generate(scenario: Scenario, catalogue: Catalogue, seed: int) -> list[Emitte
         raise ConfigError(
             f"scenario {scenario.name!r}: failing regions {sorted(unknown)} not in the catalogue"
         )
-    w = _window(scenario)
+    w = window(scenario)
     prefixes = _prefixes(catalogue)
     rngs = np.random.default_rng(seed).spawn(len(catalogue.regions))
     events: list[Emitted] = []

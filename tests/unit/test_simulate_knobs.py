@@ -19,7 +19,7 @@ from streams.contract.records import (
     parse_ts,
     validate_agent,
 )
-from streams.simulate import agents, generator, scenarios, shifts
+from streams.simulate import agents, generator, scenarios, shifts, window
 from streams.simulate.truth import Emitted
 
 CATALOGUE = default_catalogue()
@@ -202,7 +202,7 @@ def breaks_day() -> list[Emitted]:
 
 def planned_shifts(day: scenarios.Scenario) -> dict[str, tuple[int, int]]:
     """Each agent id's planned shift (on_ms, off_ms, NEVER_MS when still on at the end)."""
-    w = generator._window(day)  # the generator's own minute grid
+    w = window.window(day)  # the generator's own minute grid
     prefixes = generator._prefixes(CATALOGUE)
     out = {}
     for region in CATALOGUE.regions:
@@ -221,7 +221,7 @@ def test_every_shift_over_4_hours_has_one_break_mid_shift_with_no_call(
     the shift (late by at most the call in progress), for 30 minutes; shorter shifts never."""
     day = replace(scenarios.normal(START - 8 * HOUR, 24 * HOUR), breaks=True)
     plan = planned_shifts(day)
-    w = generator._window(day)
+    w = window.window(day)
     end_ms = w.start_ms + 60_000 * w.day_share.size  # the rota grid's end (past the window's)
     states: dict[str, list[AgentStateEvent]] = defaultdict(list)
     for e in breaks_day:
@@ -278,7 +278,7 @@ def test_the_rota_plans_enough_handlers_off_break_for_the_erlang_plan() -> None:
     """In every minute the rostered handlers not on a planned break are at least those the
     rota without breaks plans."""
     day = replace(scenarios.normal(START - 8 * HOUR, 24 * HOUR), breaks=True, shift_hours=8.0)
-    w = generator._window(day)
+    w = window.window(day)
     for region in CATALOGUE.regions[:3]:
         for p in region.providers:
             rate = day.daily_calls * region.population_share * p.share * w.day_share
